@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * hubguard.conf: one file plus drop-ins, one section per domain (hubguard.conf(5)).
+ *
+ *   CONFDIR/hubguard.conf                   optional: missing means built-in defaults
+ *   CONFDIR/hubguard.conf.d/NAME.conf       read in lexical order of NAME, after the main file
+ *
+ * Syntax: "[section]" headers, "Key=Value" assignments, '#' or ';' comment lines. Whitespace around
+ * keys and values is ignored; values are taken literally (no quotes, no inline comments, no
+ * continuation lines). An unknown section or key, a bad value, a key set twice in one file, a line
+ * longer than CONF_LINE_MAX, invalid UTF-8 or a NUL byte are errors that name the file and line.
+ * Later files override earlier ones key by key. A failed load leaves the caller's HubConfig as it was.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONF_DIR_DEFAULT "/etc/hubguard"
+#define CONF_FILE_MAX (1024 * 1024)
+#define CONF_LINE_MAX 4096
+#define CONF_DROPINS_MAX 256
+
+typedef enum HubDomain {
+        HUB_DOMAIN_IDENTITY,
+        HUB_DOMAIN_TELEMETRY,
+        HUB_DOMAIN_PRIVACY,
+        _HUB_DOMAIN_MAX,
+        _HUB_DOMAIN_INVALID = -EINVAL,
+} HubDomain;
+
+const char *hub_domain_to_string(HubDomain d);
+HubDomain hub_domain_from_string(const char *s);
+
+typedef struct HubConfig {
+        struct {
+                int log_level; /* syslog level */
+        } general;
+        /* Per-domain settings. log_level < 0 means "as [general]". */
+        struct {
+                int log_level;
+        } domain[_HUB_DOMAIN_MAX];
+} HubConfig;
+
+typedef struct ConfigError {
+        char file[PATH_MAX]; /* the file the error is in (or the directory, for a listing error) */
+        unsigned line;    /* 1-based, 0 when the error is not about one line */
+        char message[256];
+} ConfigError;
+
+/* Fill c with the built-in defaults. */
+void config_init(HubConfig *c);
+void config_done(HubConfig *c);
+
+/* The log level in force for domain d. */
+int config_log_level(const HubConfig *c, HubDomain d);
+
+/*
+ * Load CONFDIR (NULL for CONF_DIR_DEFAULT) over the defaults into *c. Returns 0, or a negative errno
+ * with *err describing the first problem (-EINVAL: bad content; other errnos: I/O).
+ */
+int config_load(const char *confdir, HubConfig *c, ConfigError *err);
+
+/*
+ * Parse one file's content (len bytes, need not be NUL-terminated) over *c. name is used in errors.
+ * On failure *c is unchanged.
+ */
+int config_parse_buffer(const char *name, const char *data, size_t len, HubConfig *c, ConfigError *err);
+
+/* Print the effective configuration as a complete, loadable hubguard.conf. */
+void config_dump(const HubConfig *c, FILE *f);
+
+/* "FILE:LINE: MESSAGE" (or "FILE: MESSAGE") into buf. */
+const char *config_error_format(const ConfigError *err, char *buf, size_t size);

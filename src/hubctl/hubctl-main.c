@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "hubctl.h"
+#include "hubguard/bus-util.h"
+#include "hubguard/log.h"
+
+static const HubctlVerb verbs[] = {
+        { "status", "Show whether each domain is reachable, its version and state", verb_status_usage,
+          verb_status },
+};
+
+static void help(void) {
+        printf("hubctl [OPTIONS...] COMMAND [ARGS...]\n\n"
+               "Control and inspect the hubguard security core of this hub.\n\n"
+               "Commands:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                printf("  %-10s %s\n", verbs[i].name, verbs[i].summary);
+        printf("  %-10s %s\n", "help", "Show this help, or a command's help");
+        printf("\nOptions:\n"
+               "  -h --help     Show this help\n"
+               "     --version  Show the version\n"
+               "     --json     Print machine-readable JSON (every read command)\n\n"
+               "Run 'hubctl COMMAND --help' for a command's options. See hubctl(1).\n");
+}
+
+static const HubctlVerb *find_verb(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verbs[i].name, name))
+                        return &verbs[i];
+        return NULL;
+}
+
+static int usage_error(const char *what, const char *arg) {
+        fprintf(stderr, "hubctl: unknown %s '%s'.\nTry 'hubctl --help'.\n", what, arg);
+        return HUBCTL_EXIT_USAGE;
+}
+
+int hubctl_bus_open(sd_bus **ret) {
+        int r;
+
+        r = sd_bus_open_system(ret);
+        if (r < 0) {
+                fprintf(stderr,
+                        "hubctl: cannot connect to the system bus at '%s': %s.\n"
+                        "Is dbus running? For a devstack, source the devstack.env file it printed.\n",
+                        bus_system_address(), strerror(-r));
+                return r;
+        }
+        bus_register_errors();
+        return 0;
+}
+
+int hubctl_verb_options(int argc, char *argv[], const char *usage, HubctlOptions *o, int *ret_first) {
+        enum { ARG_JSON = 0x100 };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "json", no_argument, NULL, ARG_JSON },
+                {},
+        };
+        int c;
+
+        optind = 0; /* GNU getopt: start afresh on this argv */
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        fputs(usage, stdout);
+                        return 1;
+                case ARG_JSON:
+                        o->json = true;
+                        break;
+                default:
+                        fprintf(stderr, "hubctl %s: unknown option '%s'.\nTry 'hubctl %s --help'.\n", argv[0],
+                                argv[optind - 1], argv[0]);
+                        return -HUBCTL_EXIT_USAGE;
+                }
+        *ret_first = optind;
+        return 0;
+}
+
+int hubctl_main(int argc, char *argv[]) {
+        enum { ARG_VERSION = 0x100, ARG_JSON };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "json", no_argument, NULL, ARG_JSON },
+                {},
+        };
+        HubctlOptions o = {};
+        const HubctlVerb *v;
+        int c;
+
+        log_setup("hubctl");
+        log_set_target(LOG_TARGET_STDERR);
+        log_set_max_level(LOG_WARNING);
+
+        /* '+': stop at the command; what follows belongs to it. */
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return HUBCTL_EXIT_OK;
+                case ARG_VERSION:
+                        printf("hubctl %s\n", PROJECT_VERSION);
+                        return HUBCTL_EXIT_OK;
+                case ARG_JSON:
+                        o.json = true;
+                        break;
+                default:
+                        return usage_error("option", argv[optind - 1]);
+                }
+
+        if (optind >= argc) {
+                help();
+                return HUBCTL_EXIT_USAGE;
+        }
+        if (streq(argv[optind], "help")) {
+                if (optind + 1 >= argc) {
+                        help();
+                        return HUBCTL_EXIT_OK;
+                }
+                v = find_verb(argv[optind + 1]);
+                if (!v)
+                        return usage_error("command", argv[optind + 1]);
+                fputs(v->usage, stdout);
+                return HUBCTL_EXIT_OK;
+        }
+        v = find_verb(argv[optind]);
+        if (!v)
+                return usage_error("command", argv[optind]);
+
+        optind++;
+        return v->run(argc - optind + 1, argv + optind - 1, &o);
+}

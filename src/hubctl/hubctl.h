@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-bus.h>
+
+/* Exit statuses, documented in hubctl(1). */
+#define HUBCTL_EXIT_OK 0
+#define HUBCTL_EXIT_FAILURE 1   /* the command failed, or (status) something is not healthy */
+#define HUBCTL_EXIT_USAGE 2     /* the command line is wrong */
+
+/* Longest we wait for one daemon's answer. */
+#define HUBCTL_CALL_TIMEOUT_USEC (5ULL * 1000000ULL)
+
+typedef struct HubctlOptions {
+        bool json;
+} HubctlOptions;
+
+/* A subcommand: argv[0] is its name; returns an exit status. */
+typedef struct HubctlVerb {
+        const char *name;
+        const char *summary;      /* one line for the command list */
+        const char *usage;        /* its --help text */
+        int (*run)(int argc, char *argv[], const HubctlOptions *o);
+} HubctlVerb;
+
+/* Parse the command line and run the verb; returns the process exit status. */
+int hubctl_main(int argc, char *argv[]);
+
+/* Connect to the system bus, or print what to do and return a negative errno. */
+int hubctl_bus_open(sd_bus **ret);
+
+/*
+ * Parse a verb's own options (--help, --json) in argv[1..]; positional arguments are left in
+ * argv[*ret_first..argc-1]. Returns 0 to go on, 1 after printing help, or HUBCTL_EXIT_USAGE's
+ * negative after printing a usage error.
+ */
+int hubctl_verb_options(int argc, char *argv[], const char *usage, HubctlOptions *o, int *ret_first);
+
+int verb_status(int argc, char *argv[], const HubctlOptions *o);
+extern const char verb_status_usage[];
