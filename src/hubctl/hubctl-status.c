@@ -134,14 +134,14 @@ static int print_json(const DomainStatus *st, size_t n, bool healthy) {
 }
 
 static void print_text(const DomainStatus *st, size_t n, bool healthy) {
-        printf("%-10s %-10s %-9s %s\n", "DOMAIN", "STATE", "VERSION", "NOTE");
+        printf("%-10s %-12s %-9s %s\n", "DOMAIN", "STATE", "VERSION", "NOTE");
         for (size_t i = 0; i < n; i++) {
                 const DomainStatus *s = &st[i];
 
                 if (s->reachable)
-                        printf("%-10s %-10s %-9s\n", s->name, s->state, s->version);
+                        printf("%-10s %-12s %s\n", s->name, s->state, s->version);
                 else
-                        printf("%-10s %-10s %-9s %s\n", s->name, "unreachable", "-", s->error);
+                        printf("%-10s %-12s %-9s %s\n", s->name, "unreachable", "-", s->error);
         }
         printf("\n%s\n", healthy ? "All domains are healthy." : "Not all domains are healthy.");
 }
