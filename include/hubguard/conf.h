@@ -20,7 +20,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define CONF_DIR_DEFAULT "/etc/hubguard"
+#include "config.h"
+
+#define CONF_DIR_DEFAULT CONF_DIR /* sysconfdir/hubguard, from meson */
 #define CONF_FILE_MAX (1024 * 1024)
 #define CONF_LINE_MAX 4096
 #define CONF_DROPINS_MAX 256
@@ -36,10 +38,32 @@ typedef enum HubDomain {
 const char *hub_domain_to_string(HubDomain d);
 HubDomain hub_domain_from_string(const char *s);
 
+typedef enum FirstBootPassword {
+        FIRST_BOOT_PASSWORD_GENERATE, /* a unique random password, revealed once to root */
+        FIRST_BOOT_PASSWORD_NONE,     /* none: locked until the owner sets one */
+        _FIRST_BOOT_PASSWORD_MAX,
+        _FIRST_BOOT_PASSWORD_INVALID = -EINVAL,
+} FirstBootPassword;
+
+/* Most user names VerifyPasswordUsers= may list. */
+#define CONF_USERS_MAX 32
+
 typedef struct HubConfig {
         struct {
                 int log_level; /* syslog level */
         } general;
+        struct {
+                FirstBootPassword first_boot_password;
+                unsigned hash_iterations;         /* Argon2id passes (libsodium opslimit) */
+                unsigned hash_memory_mib;         /* Argon2id memory */
+                unsigned throttle_base_sec;       /* delay after the first failure, doubling */
+                unsigned throttle_max_sec;        /* cap of that delay */
+                unsigned lockout_after_failures;
+                unsigned lockout_sec;
+                unsigned failure_reset_sec;       /* failures older than this are forgotten */
+                char **verify_password_users;     /* NULL-terminated, or NULL */
+                char *ca_file;                    /* NULL: not configured */
+        } identity;
         /* Per-domain settings. log_level < 0 means "as [general]". */
         struct {
                 int log_level;
@@ -54,20 +78,24 @@ typedef struct ConfigError {
 
 /* Fill c with the built-in defaults. */
 void config_init(HubConfig *c);
+/* Free what c holds (it can be config_init()ed again). */
 void config_done(HubConfig *c);
+/* Deep copy: dst is overwritten (not freed) and must be config_done()d. Returns 0 or -ENOMEM. */
+int config_copy(HubConfig *dst, const HubConfig *src);
 
 /* The log level in force for domain d. */
 int config_log_level(const HubConfig *c, HubDomain d);
 
 /*
  * Load CONFDIR (NULL for CONF_DIR_DEFAULT) over the defaults into *c. Returns 0, or a negative errno
- * with *err describing the first problem (-EINVAL: bad content; other errnos: I/O).
+ * with *err describing the first problem (-EINVAL: bad content; other errnos: I/O). Keys that must
+ * agree with each other are checked once all files are read; such an error names CONFDIR, line 0.
  */
 int config_load(const char *confdir, HubConfig *c, ConfigError *err);
 
 /*
  * Parse one file's content (len bytes, need not be NUL-terminated) over *c. name is used in errors.
- * On failure *c is unchanged.
+ * On failure *c is unchanged. Returns 0, -EINVAL, or -ENOMEM.
  */
 int config_parse_buffer(const char *name, const char *data, size_t len, HubConfig *c, ConfigError *err);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <getopt.h>
+#include <sodium.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -11,6 +12,11 @@
 static const HubctlVerb verbs[] = {
         { "status", "Show whether each domain is reachable, its version and state", verb_status_usage,
           verb_status },
+        { "provision", "Show the first-boot provisioning, reveal the initial password", verb_provision_usage,
+          verb_provision },
+        { "password", "Set or change the admin password", verb_password_usage, verb_password },
+        { "identity", "Show the device identity, export its CSR, install its certificate", verb_identity_usage,
+          verb_identity },
 };
 
 static void help(void) {
@@ -39,6 +45,17 @@ static int usage_error(const char *what, const char *arg) {
         return HUBCTL_EXIT_USAGE;
 }
 
+/* The option getopt just refused, as the user typed it: "-x" from a cluster, or the whole "--long". */
+static const char *bad_option(char *argv[], char buf[static 3]) {
+        if (optopt > 0 && optopt < 0x100) {
+                buf[0] = '-';
+                buf[1] = (char) optopt;
+                buf[2] = '\0';
+                return buf;
+        }
+        return argv[optind - 1];
+}
+
 int hubctl_bus_open(sd_bus **ret) {
         int r;
 
@@ -54,18 +71,34 @@ int hubctl_bus_open(sd_bus **ret) {
         return 0;
 }
 
-int hubctl_verb_options(int argc, char *argv[], const char *usage, HubctlOptions *o, int *ret_first) {
-        enum { ARG_JSON = 0x100 };
+int hubctl_usage_error(const char *verb, const char *message) {
+        fprintf(stderr, "hubctl %s: %s.\nTry 'hubctl %s --help'.\n", verb, message, verb);
+        return HUBCTL_EXIT_USAGE;
+}
+
+int hubctl_verb_options(int argc, char *argv[], const char *usage, const char *allowed, HubctlOptions *o,
+                        int *ret_first) {
+        enum { ARG_JSON = 0x100, ARG_STDIN };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "json", no_argument, NULL, ARG_JSON },
+                { "stdin", no_argument, NULL, ARG_STDIN },
                 {},
         };
         int c;
 
+        /* Options may follow the sub-command ("identity csr -o FILE"): no '+', GNU getopt permutes. */
         optind = 0; /* GNU getopt: start afresh on this argv */
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":ho:", options, NULL)) >= 0) {
+                /* Every verb parses the same options; each accepts only those that mean something to it. */
+                const char *which = c == ARG_JSON ? "--json" : c == ARG_STDIN ? "--stdin" : c == 'o' ? "-o" : NULL;
+
+                if (which && !strchr(allowed, c == ARG_JSON ? 'j' : c == ARG_STDIN ? 's' : 'o')) {
+                        fprintf(stderr, "hubctl %s: option '%s' does not apply here.\nTry 'hubctl %s --help'.\n",
+                                argv[0], which, argv[0]);
+                        return -HUBCTL_EXIT_USAGE;
+                }
                 switch (c) {
                 case 'h':
                         fputs(usage, stdout);
@@ -73,11 +106,25 @@ int hubctl_verb_options(int argc, char *argv[], const char *usage, HubctlOptions
                 case ARG_JSON:
                         o->json = true;
                         break;
-                default:
+                case ARG_STDIN:
+                        o->stdin_secrets = true;
+                        break;
+                case 'o':
+                        o->output = optarg;
+                        break;
+                case ':':
+                        fprintf(stderr, "hubctl %s: option '%s' needs a value.\nTry 'hubctl %s --help'.\n",
+                                argv[0], argv[optind - 1], argv[0]);
+                        return -HUBCTL_EXIT_USAGE;
+                default: {
+                        char buf[3];
+
                         fprintf(stderr, "hubctl %s: unknown option '%s'.\nTry 'hubctl %s --help'.\n", argv[0],
-                                argv[optind - 1], argv[0]);
+                                bad_option(argv, buf), argv[0]);
                         return -HUBCTL_EXIT_USAGE;
                 }
+                }
+        }
         *ret_first = optind;
         return 0;
 }
@@ -94,6 +141,11 @@ int hubctl_main(int argc, char *argv[]) {
         const HubctlVerb *v;
         int c;
 
+        /* sodium_malloc() for passwords needs it, and aborts without it. */
+        if (sodium_init() < 0) {
+                fprintf(stderr, "hubctl: libsodium failed to initialise.\n");
+                return HUBCTL_EXIT_FAILURE;
+        }
         log_setup("hubctl");
         log_set_target(LOG_TARGET_STDERR);
         log_set_max_level(LOG_WARNING);
@@ -111,12 +163,15 @@ int hubctl_main(int argc, char *argv[]) {
                 case ARG_JSON:
                         o.json = true;
                         break;
-                default:
-                        return usage_error("option", argv[optind - 1]);
+                default: {
+                        char buf[3];
+
+                        return usage_error("option", bad_option(argv, buf));
+                }
                 }
 
         if (optind >= argc) {
-                help();
+                fprintf(stderr, "hubctl: missing command.\nTry 'hubctl --help'.\n");
                 return HUBCTL_EXIT_USAGE;
         }
         if (streq(argv[optind], "help")) {

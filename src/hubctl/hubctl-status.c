@@ -122,9 +122,12 @@ static int print_json(const DomainStatus *st, size_t n, bool healthy) {
                                       s->reachable ? json_string(s->version) : json_null(), "state",
                                       s->reachable ? json_string(s->state) : json_null());
 
-                if (d && !s->reachable)
-                        (void) json_object_set_new(d, "error", json_string(s->error));
-                (void) json_object_set_new(domains, s->name, d);
+                if (!d || (!s->reachable && json_object_set_new(d, "error", json_string(s->error)) < 0) ||
+                    json_object_set_new(domains, s->name, d) < 0) {
+                        json_decref(root);
+                        json_decref(domains);
+                        return -ENOMEM;
+                }
         }
         (void) json_object_set_new(root, "domains", domains);
         r = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -157,7 +160,7 @@ int verb_status(int argc, char *argv[], const HubctlOptions *global) {
         bool healthy = true;
         int first, r;
 
-        r = hubctl_verb_options(argc, argv, verb_status_usage, &o, &first);
+        r = hubctl_verb_options(argc, argv, verb_status_usage, "j", &o, &first);
         if (r != 0)
                 return r > 0 ? HUBCTL_EXIT_OK : HUBCTL_EXIT_USAGE;
         if (first < argc) {

@@ -14,6 +14,8 @@
 
 typedef struct HubctlOptions {
         bool json;
+        bool stdin_secrets;  /* --stdin: read passwords from standard input */
+        const char *output;  /* -o FILE */
 } HubctlOptions;
 
 /* A subcommand: argv[0] is its name; returns an exit status. */
@@ -31,11 +33,21 @@ int hubctl_main(int argc, char *argv[]);
 int hubctl_bus_open(sd_bus **ret);
 
 /*
- * Parse a verb's own options (--help, --json) in argv[1..]; positional arguments are left in
+ * Parse a verb's own options (--help, --json, --stdin, -o FILE) in argv[1..]; positional arguments are left in
  * argv[*ret_first..argc-1]. Returns 0 to go on, 1 after printing help, or HUBCTL_EXIT_USAGE's
- * negative after printing a usage error.
+ * negative after printing a usage error. allowed lists the options the verb takes: 'j' --json,
+ * 's' --stdin, 'o' -o FILE.
  */
-int hubctl_verb_options(int argc, char *argv[], const char *usage, HubctlOptions *o, int *ret_first);
+int hubctl_verb_options(int argc, char *argv[], const char *usage, const char *allowed, HubctlOptions *o,
+                        int *ret_first);
+
+/* Print "hubctl VERB: MESSAGE" and the help hint; returns HUBCTL_EXIT_USAGE. */
+int hubctl_usage_error(const char *verb, const char *message);
+
+int verb_provision(int argc, char *argv[], const HubctlOptions *o);
+int verb_password(int argc, char *argv[], const HubctlOptions *o);
+int verb_identity(int argc, char *argv[], const HubctlOptions *o);
+extern const char verb_provision_usage[], verb_password_usage[], verb_identity_usage[];
 
 int verb_status(int argc, char *argv[], const HubctlOptions *o);
 extern const char verb_status_usage[];

@@ -1,17 +1,397 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include "hubguard/bus-names.h"
-#include "identityd-manager.h"
+#include <grp.h>
+#include <pwd.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <sys/prctl.h>
 
-static const sd_bus_vtable manager_vtable[] = {
-        SD_BUS_VTABLE_START(0),
-        HUB_MANAGER_COMMON_PROPERTIES,
-        SD_BUS_VTABLE_END,
+#include "hubguard/bus-names.h"
+#include "hubguard/errno-util.h"
+#include "hubguard/fileio.h"
+#include "hubguard/log.h"
+#include "hubguard/message-ids.h"
+#include "hubguard/seal.h"
+#include "identityd-manager.h"
+#include "identityd-password.h"
+
+static const char *const origin_names[_PASSWORD_ORIGIN_MAX] = {
+        [PASSWORD_ORIGIN_NONE] = "none",
+        [PASSWORD_ORIGIN_GENERATED] = "generated",
+        [PASSWORD_ORIGIN_OWNER] = "owner",
 };
+
+const char *password_origin_to_string(PasswordOrigin o) {
+        return o >= 0 && o < _PASSWORD_ORIGIN_MAX ? origin_names[o] : NULL;
+}
+
+PasswordOrigin password_origin_from_string(const char *s) {
+        for (int i = 0; s && i < _PASSWORD_ORIGIN_MAX; i++)
+                if (streq(s, origin_names[i]))
+                        return (PasswordOrigin) i;
+        return _PASSWORD_ORIGIN_INVALID;
+}
 
 static const DbMigration migrations[] = {
         HUB_DB_MIGRATION_META,
+        { 2, "CREATE TABLE credential ("
+             "  account TEXT PRIMARY KEY NOT NULL,"
+             "  hash TEXT NOT NULL CHECK (hash LIKE '$argon2id$%'),"
+             "  origin TEXT NOT NULL CHECK (origin IN ('generated', 'owner')),"
+             "  changed_at TEXT NOT NULL) STRICT;"
+             "CREATE TABLE sealed (name TEXT PRIMARY KEY NOT NULL, blob BLOB NOT NULL) STRICT;"
+             "CREATE TABLE throttle ("
+             "  kind TEXT NOT NULL CHECK (kind IN ('account', 'source')),"
+             "  key TEXT NOT NULL,"
+             "  failures INTEGER NOT NULL,"
+             "  last_failure_usec INTEGER NOT NULL,"
+             "  locked_until_usec INTEGER NOT NULL,"
+             "  PRIMARY KEY (kind, key)) STRICT;" },
 };
+
+int identity_state_path(IdentityManager *m, const char *name, char *buf, size_t size) {
+        if (snprintf(buf, size, "%s/%s", m->daemon->state_dir, name) >= (int) size)
+                return -ENAMETOOLONG;
+        return 0;
+}
+
+static int meta_get(sqlite3 *db, const char *key, char *buf, size_t size) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        const unsigned char *v;
+        int rc;
+
+        rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return errno_from_sqlite(rc);
+        (void) sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return errno_from_sqlite(rc);
+        v = sqlite3_column_text(st, 0);
+        if (!v || strlen((const char *) v) >= size)
+                return -EBADMSG;
+        strcpy(buf, (const char *) v);
+        return 0;
+}
+
+static int meta_set(sqlite3 *db, const char *key, const char *value) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return errno_from_sqlite(rc);
+        (void) sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        (void) sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        return rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
+}
+
+int identity_load_hash(IdentityManager *m, const char *account, char *hash, size_t size) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        const unsigned char *h;
+        int rc;
+
+        rc = sqlite3_prepare_v2(m->daemon->db, "SELECT hash FROM credential WHERE account = ?1", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return errno_from_sqlite(rc);
+        (void) sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOKEY;
+        if (rc != SQLITE_ROW)
+                return errno_from_sqlite(rc);
+        h = sqlite3_column_text(st, 0);
+        if (!h || strlen((const char *) h) >= size)
+                return -EBADMSG;
+        strcpy(hash, (const char *) h);
+        return 0;
+}
+
+static int load_origin(IdentityManager *m) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(m->daemon->db, "SELECT origin FROM credential WHERE account = ?1", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return errno_from_sqlite(rc);
+        (void) sqlite3_bind_text(st, 1, IDENTITY_ACCOUNT_ADMIN, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) {
+                m->origin = PASSWORD_ORIGIN_NONE;
+                return 0;
+        }
+        if (rc != SQLITE_ROW)
+                return errno_from_sqlite(rc);
+        m->origin = password_origin_from_string((const char *) sqlite3_column_text(st, 0));
+        return m->origin < 0 ? -EBADMSG : 0;
+}
+
+static int exec_bound(sqlite3 *db, const char *sql, const char *a, const char *b, const void *blob, size_t blob_len,
+                      const char *c) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return errno_from_sqlite(rc);
+        if (a)
+                (void) sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+        if (b)
+                (void) sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+        if (blob)
+                (void) sqlite3_bind_blob(st, 2, blob, (int) blob_len, SQLITE_STATIC);
+        if (c)
+                (void) sqlite3_bind_text(st, 3, c, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        return rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
+}
+
+int identity_store_password(IdentityManager *m, const char *account, const char *hash, PasswordOrigin origin) {
+        sqlite3 *db = m->daemon->db;
+        int r;
+
+        r = db_exec(db, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        r = exec_bound(db,
+                       "INSERT OR REPLACE INTO credential (account, hash, origin, changed_at) "
+                       "VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                       account, hash, NULL, 0, password_origin_to_string(origin));
+        /* Once the owner has chosen a password, the generated one is forgotten for good. */
+        if (r >= 0 && origin == PASSWORD_ORIGIN_OWNER)
+                r = exec_bound(db, "DELETE FROM sealed WHERE name = ?1", SEALED_INITIAL_PASSWORD, NULL, NULL, 0,
+                               NULL);
+        if (r >= 0)
+                r = db_exec(db, "COMMIT");
+        if (r < 0) {
+                (void) db_exec(db, "ROLLBACK");
+                return r;
+        }
+        /* secure_delete zeroed the freed pages; checkpoint so the WAL does not keep the old ones. */
+        (void) db_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+        m->origin = origin;
+        (void) sd_bus_emit_properties_changed(m->daemon->bus, HUB_BUS_PATH_IDENTITY, HUB_BUS_IFACE_IDENTITY,
+                                              "Provisioned", "PasswordOrigin", NULL);
+        return 0;
+}
+
+/* First boot: a unique random password, stored as an Argon2id hash; the password itself sealed for show-initial. */
+static int provision_password(IdentityManager *m) {
+        const HubConfig *c = &m->daemon->config;
+        char *pw = NULL, hash[crypto_pwhash_STRBYTES];
+        _cleanup_free_ void *blob = NULL;
+        size_t blob_len;
+        int r;
+
+        pw = sodium_malloc(PASSWORD_GENERATED_LEN + 1);
+        if (!pw)
+                return log_oom();
+        password_generate(pw);
+        r = password_hash(pw, c->identity.hash_iterations, (size_t) c->identity.hash_memory_mib << 20, hash);
+        if (r >= 0)
+                r = seal_data(m->master_key, SEALED_INITIAL_PASSWORD, pw, strlen(pw), &blob, &blob_len);
+        sodium_free(pw);
+        if (r < 0)
+                return log_error_errno(r, "Failed to hash or seal the first-boot password: %m");
+
+        r = db_exec(m->daemon->db, "BEGIN IMMEDIATE");
+        if (r >= 0)
+                r = exec_bound(m->daemon->db, "INSERT OR REPLACE INTO sealed (name, blob) VALUES (?1, ?2)",
+                               SEALED_INITIAL_PASSWORD, NULL, blob, blob_len, NULL);
+        if (r >= 0)
+                r = exec_bound(m->daemon->db,
+                               "INSERT INTO credential (account, hash, origin, changed_at) "
+                               "VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                               IDENTITY_ACCOUNT_ADMIN, hash, NULL, 0, "generated");
+        if (r >= 0)
+                r = db_exec(m->daemon->db, "COMMIT");
+        explicit_erase(hash, sizeof hash);
+        if (r < 0) {
+                (void) db_exec(m->daemon->db, "ROLLBACK");
+                return log_error_errno(r, "Failed to store the first-boot credential: %m");
+        }
+        m->origin = PASSWORD_ORIGIN_GENERATED;
+        log_struct(LOG_NOTICE, MESSAGE_ID_PASSWORD_GENERATED, STRV("HUBGUARD_ACCOUNT=admin"),
+                   "First boot: generated a unique admin password (%.0f bits). Root can read it once with "
+                   "'hubctl provision show-initial' until the owner sets their own.",
+                   password_generated_bits());
+        return 0;
+}
+
+static int setup_device_identity(IdentityManager *m) {
+        char path[PATH_MAX];
+        _cleanup_free_ char *pem = NULL;
+        int r;
+
+        r = meta_get(m->daemon->db, "device_id", m->device_id, sizeof m->device_id);
+        if (r == -ENOENT) {
+                device_id_generate(m->device_id);
+                r = meta_set(m->daemon->db, "device_id", m->device_id);
+        }
+        if (r < 0 || !device_id_is_valid(m->device_id))
+                return log_error_errno(r < 0 ? r : EBADMSG, "Failed to read or store the device id: %m");
+
+        r = identity_state_path(m, IDENTITY_KEY_FILE, path, sizeof path);
+        if (r < 0)
+                return log_error_errno(r, "State directory path too long.");
+        r = devkey_load(path, &m->key);
+        if (r == -ENOENT) {
+                r = devkey_generate(&m->key);
+                if (r >= 0)
+                        r = devkey_save(path, m->key);
+                if (r >= 0)
+                        log_info("First boot: created the device key pair (ECDSA P-256).");
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to load or create the device key '%s': %m", path);
+        r = devkey_fingerprint(m->key, m->fingerprint, sizeof m->fingerprint);
+        if (r < 0)
+                return log_error_errno(r, "Failed to fingerprint the device key: %m");
+
+        r = identity_state_path(m, IDENTITY_CERT_FILE, path, sizeof path);
+        if (r < 0)
+                return r;
+        {
+                _cleanup_free_ char *data = NULL;
+                size_t len;
+
+                r = read_file_bounded(path, CERT_PEM_MAX, &data, &len);
+                if (r >= 0)
+                        r = cert_parse(data, len, &m->cert);
+                if (r >= 0 && EVP_PKEY_eq(X509_get0_pubkey(m->cert), m->key) != 1) {
+                        log_warning("Certificate '%s' is not for the device key; replacing it with a self-signed one.",
+                                    path);
+                        m->cert = (X509_free(m->cert), NULL);
+                        r = -ENOENT;
+                }
+        }
+        if (r == -ENOENT) {
+                /* Until the cloud issues one: a self-signed development certificate, so a devstack works. */
+                r = cert_make_self_signed(m->key, m->device_id, SELF_SIGNED_DAYS, &pem);
+                if (r >= 0)
+                        r = write_file_atomic(path, pem, strlen(pem), 0644);
+                if (r >= 0)
+                        r = cert_parse(pem, strlen(pem), &m->cert);
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to load or create the device certificate '%s': %m", path);
+        return 0;
+}
+
+int identity_install_certificate(IdentityManager *m, X509 *cert, const char *pem, size_t len) {
+        char path[PATH_MAX];
+        int r;
+
+        r = identity_state_path(m, IDENTITY_CERT_FILE, path, sizeof path);
+        if (r < 0)
+                return r;
+        r = write_file_atomic(path, pem, len, 0644);
+        if (r < 0)
+                return r;
+        X509_free(m->cert);
+        m->cert = cert;
+        (void) X509_up_ref(cert);
+        (void) sd_bus_emit_properties_changed(m->daemon->bus, HUB_BUS_PATH_IDENTITY, HUB_BUS_IFACE_IDENTITY,
+                                              "CertificateNotAfterUSec", "CertificateSelfSigned", NULL);
+        return 0;
+}
+
+static int resolve_verify_users(IdentityManager *m) {
+        char *const *names = m->daemon->config.identity.verify_password_users;
+        size_t n = 0;
+
+        for (char *const *i = names; i && *i; i++)
+                n++;
+        m->verify_uids = calloc(MAX(n, 1u), sizeof(uid_t));
+        if (!m->verify_uids)
+                return log_oom();
+        for (char *const *i = names; i && *i; i++) {
+                struct passwd *pw = getpwnam(*i);
+
+                /* A user that does not exist (yet) cannot call us: skip it, but say so. */
+                if (!pw) {
+                        log_warning("VerifyPasswordUsers: no user '%s', ignoring.", *i);
+                        continue;
+                }
+                m->verify_uids[m->n_verify_uids++] = pw->pw_uid;
+        }
+        return 0;
+}
+
+static int identity_setup(HubDaemon *d) {
+        const HubConfig *c = &d->config;
+        IdentityManager *m;
+        char path[PATH_MAX];
+        int r;
+
+        /* No core dumps and no ptrace by other processes of our user: this process holds secrets. */
+        if (prctl(PR_SET_DUMPABLE, 0) < 0)
+                return log_error_errno(errno, "Failed to make the process non-dumpable: %m");
+        if (sodium_init() < 0)
+                return log_error_errno(EIO, "libsodium failed to initialise.");
+
+        m = calloc(1, sizeof *m);
+        if (!m)
+                return log_oom();
+        d->userdata = m;
+        m->daemon = d;
+        m->throttle = (ThrottleConfig) {
+                .base_usec = c->identity.throttle_base_sec * 1000000ULL,
+                .max_usec = c->identity.throttle_max_sec * 1000000ULL,
+                .lockout_after = c->identity.lockout_after_failures,
+                .lockout_usec = c->identity.lockout_sec * 1000000ULL,
+                .reset_after_usec = c->identity.failure_reset_sec * 1000000ULL,
+        };
+
+        /* Deleted rows (a replaced hash, the forgotten initial password) are overwritten, not left in free pages. */
+        r = db_exec(d->db, "PRAGMA secure_delete=ON");
+        if (r < 0)
+                return log_error_errno(r, "Failed to enable secure_delete: %m");
+
+        r = seal_master_key_path(IDENTITY_MASTER_KEY_CREDENTIAL, path, sizeof path);
+        if (r >= 0)
+                r = seal_master_key_load(path, &m->master_key);
+        if (r < 0)
+                return log_error_errno(r,
+                                       "Cannot read the master key of the sealed store ($CREDENTIALS_DIRECTORY/%s): %m. "
+                                       "systemd provides it with LoadCredentialEncrypted= (hub-identityd.service); "
+                                       "tests/devstack makes one.",
+                                       IDENTITY_MASTER_KEY_CREDENTIAL);
+
+        r = setup_device_identity(m);
+        if (r < 0)
+                return r;
+        r = resolve_verify_users(m);
+        if (r < 0)
+                return r;
+        r = load_origin(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the credential table: %m");
+        if (m->origin == PASSWORD_ORIGIN_NONE) {
+                if (c->identity.first_boot_password == FIRST_BOOT_PASSWORD_GENERATE) {
+                        r = provision_password(m);
+                        if (r < 0)
+                                return r;
+                } else
+                        log_notice("No admin password is set: everything that needs it stays locked until the "
+                                   "owner sets one with 'hubctl password set'.");
+        }
+        return 0;
+}
+
+static void identity_teardown(HubDaemon *d) {
+        IdentityManager *m = d->userdata;
+
+        sodium_free(m->master_key);
+        EVP_PKEY_free(m->key);
+        X509_free(m->cert);
+        free(m->verify_uids);
+        free(m);
+        d->userdata = NULL;
+}
 
 const HubDaemonOps identity_daemon_ops = {
         .domain = HUB_DOMAIN_IDENTITY,
@@ -20,7 +400,10 @@ const HubDaemonOps identity_daemon_ops = {
         .bus_name = HUB_BUS_NAME_IDENTITY,
         .bus_path = HUB_BUS_PATH_IDENTITY,
         .bus_iface = HUB_BUS_IFACE_IDENTITY,
-        .vtable = manager_vtable,
+        .vtable = identity_manager_vtable,
+        .errors = identity_errors,
         .migrations = migrations,
         .n_migrations = ELEMENTSOF(migrations),
+        .setup = identity_setup,
+        .teardown = identity_teardown,
 };

@@ -41,6 +41,10 @@ HubDomain hub_domain_from_string(const char *s) {
 typedef enum ConfType {
         CONF_LOG_LEVEL,          /* int, a syslog level name */
         CONF_LOG_LEVEL_INHERIT,  /* int, a syslog level name, or "inherit" (-1) */
+        CONF_UNSIGNED,           /* unsigned, decimal, within [min, max] */
+        CONF_FIRST_BOOT_PASSWORD, /* FirstBootPassword: "generate" or "none" */
+        CONF_PATH,               /* char *, an absolute normalised path, or empty for unset (NULL) */
+        CONF_USERS,              /* char **, white-space separated user names, or empty */
 } ConfType;
 
 typedef struct ConfKey {
@@ -48,29 +52,119 @@ typedef struct ConfKey {
         const char *key;
         ConfType type;
         size_t offset;
+        unsigned min, max; /* CONF_UNSIGNED */
 } ConfKey;
 
 #define DOMAIN_KEYS(d, name)                                                                              \
-        { name, "LogLevel", CONF_LOG_LEVEL_INHERIT, offsetof(HubConfig, domain[d].log_level) }
+        { name, "LogLevel", CONF_LOG_LEVEL_INHERIT, offsetof(HubConfig, domain[d].log_level), 0, 0 }
+#define IDENTITY_UNSIGNED(key, field, lo, hi)                                                             \
+        { "identity", key, CONF_UNSIGNED, offsetof(HubConfig, identity.field), lo, hi }
 
+/* In the order config_dump() prints them: a section's keys together. */
 static const ConfKey conf_keys[] = {
-        { "general", "LogLevel", CONF_LOG_LEVEL, offsetof(HubConfig, general.log_level) },
+        { "general", "LogLevel", CONF_LOG_LEVEL, offsetof(HubConfig, general.log_level), 0, 0 },
         DOMAIN_KEYS(HUB_DOMAIN_IDENTITY, "identity"),
+        { "identity", "FirstBootPassword", CONF_FIRST_BOOT_PASSWORD,
+          offsetof(HubConfig, identity.first_boot_password), 0, 0 },
+        IDENTITY_UNSIGNED("PasswordHashIterations", hash_iterations, 1, 64),
+        IDENTITY_UNSIGNED("PasswordHashMemoryMiB", hash_memory_mib, 8, 4096),
+        IDENTITY_UNSIGNED("ThrottleBaseSec", throttle_base_sec, 1, 3600),
+        IDENTITY_UNSIGNED("ThrottleMaxSec", throttle_max_sec, 1, 86400),
+        IDENTITY_UNSIGNED("LockoutAfterFailures", lockout_after_failures, 1, 1000),
+        IDENTITY_UNSIGNED("LockoutSec", lockout_sec, 1, 86400),
+        IDENTITY_UNSIGNED("FailureResetSec", failure_reset_sec, 1, 604800),
+        { "identity", "VerifyPasswordUsers", CONF_USERS, offsetof(HubConfig, identity.verify_password_users), 0, 0 },
+        { "identity", "CertificateAuthorityFile", CONF_PATH, offsetof(HubConfig, identity.ca_file), 0, 0 },
         DOMAIN_KEYS(HUB_DOMAIN_TELEMETRY, "telemetry"),
         DOMAIN_KEYS(HUB_DOMAIN_PRIVACY, "privacy"),
 };
 
 static const char *const conf_sections[] = { "general", "identity", "telemetry", "privacy" };
 
+static const char *const first_boot_password_names[_FIRST_BOOT_PASSWORD_MAX] = {
+        [FIRST_BOOT_PASSWORD_GENERATE] = "generate",
+        [FIRST_BOOT_PASSWORD_NONE] = "none",
+};
+
+#define FIELD(c, k, type) ((type *) ((char *) (c) + (k)->offset))
+
 void config_init(HubConfig *c) {
-        *c = (HubConfig) { .general.log_level = LOG_INFO };
+        *c = (HubConfig) {
+                .general.log_level = LOG_INFO,
+                .identity = {
+                        .first_boot_password = FIRST_BOOT_PASSWORD_GENERATE,
+                        /* libsodium's "interactive" Argon2id cost: about 0.5 s and 64 MiB on a
+                         * Raspberry Pi 3 (hub-identityd(8) has the figures). */
+                        .hash_iterations = 2,
+                        .hash_memory_mib = 64,
+                        .throttle_base_sec = 1,
+                        .throttle_max_sec = 300,
+                        .lockout_after_failures = 10,
+                        .lockout_sec = 900,
+                        .failure_reset_sec = 3600,
+                },
+        };
         for (int d = 0; d < _HUB_DOMAIN_MAX; d++)
                 c->domain[d].log_level = -1;
 }
 
 void config_done(HubConfig *c) {
-        /* Nothing is allocated yet; string-valued keys will be freed here. */
-        (void) c;
+        for (size_t i = 0; i < ELEMENTSOF(conf_keys); i++) {
+                const ConfKey *k = &conf_keys[i];
+
+                if (k->type == CONF_PATH)
+                        *FIELD(c, k, char *) = mfree(*FIELD(c, k, char *));
+                else if (k->type == CONF_USERS)
+                        *FIELD(c, k, char **) = strv_free(*FIELD(c, k, char **));
+        }
+}
+
+static char **strv_copy(char *const *l) {
+        size_t n = 0;
+        char **copy;
+
+        for (char *const *i = l; i && *i; i++)
+                n++;
+        copy = calloc(n + 1, sizeof(char *));
+        if (!copy)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                copy[i] = strdup(l[i]);
+                if (!copy[i])
+                        return strv_free(copy);
+        }
+        return copy;
+}
+
+int config_copy(HubConfig *dst, const HubConfig *src) {
+        *dst = *src;
+        /* Every pointer first to NULL, so a failure half way leaves something config_done() can free. */
+        for (size_t i = 0; i < ELEMENTSOF(conf_keys); i++) {
+                const ConfKey *k = &conf_keys[i];
+
+                if (k->type == CONF_PATH)
+                        *FIELD(dst, k, char *) = NULL;
+                else if (k->type == CONF_USERS)
+                        *FIELD(dst, k, char **) = NULL;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(conf_keys); i++) {
+                const ConfKey *k = &conf_keys[i];
+                const void *from = (const char *) src + k->offset;
+
+                if (k->type == CONF_PATH && *(char *const *) from) {
+                        *FIELD(dst, k, char *) = strdup(*(char *const *) from);
+                        if (!*FIELD(dst, k, char *))
+                                goto fail;
+                } else if (k->type == CONF_USERS && *(char **const *) from) {
+                        *FIELD(dst, k, char **) = strv_copy(*(char **const *) from);
+                        if (!*FIELD(dst, k, char **))
+                                goto fail;
+                }
+        }
+        return 0;
+fail:
+        config_done(dst);
+        return -ENOMEM;
 }
 
 int config_log_level(const HubConfig *c, HubDomain d) {
@@ -99,14 +193,69 @@ const char *config_error_format(const ConfigError *err, char *buf, size_t size) 
         return buf;
 }
 
+/* A user name as useradd(8) takes it: [a-z_][a-z0-9_-]*, at most 32 characters. */
+static bool user_name_is_valid(const char *s, size_t n) {
+        if (n == 0 || n > 32 || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+                return false;
+        for (size_t i = 1; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+                        return false;
+        return true;
+}
+
+static int parse_users(const char *value, char ***ret) {
+        char **l = calloc(CONF_USERS_MAX + 1, sizeof(char *));
+        size_t n = 0;
+
+        if (!l)
+                return -ENOMEM;
+        for (const char *p = value; *p;) {
+                size_t len;
+
+                p += strspn(p, " \t");
+                len = strcspn(p, " \t");
+                if (len == 0)
+                        break;
+                if (n >= CONF_USERS_MAX || !user_name_is_valid(p, len)) {
+                        strv_free(l);
+                        return -EINVAL;
+                }
+                l[n] = strndup(p, len);
+                if (!l[n++]) {
+                        strv_free(l);
+                        return -ENOMEM;
+                }
+                p += len;
+        }
+        if (n == 0)
+                l = strv_free(l);
+        strv_free(*ret);
+        *ret = l;
+        return 0;
+}
+
+static int parse_unsigned(const char *value, unsigned min, unsigned max, unsigned *ret) {
+        unsigned long v;
+        char *end;
+
+        /* Decimal digits only: no sign, no white space, no "0x", no exponent. */
+        if (value[0] < '0' || value[0] > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(value, &end, 10);
+        if (errno != 0 || *end != '\0' || v < min || v > max)
+                return -EINVAL;
+        *ret = (unsigned) v;
+        return 0;
+}
+
 static int parse_value(const ConfKey *k, const char *value, HubConfig *c) {
-        int *field = (int *) ((char *) c + k->offset);
         int level;
 
         switch (k->type) {
         case CONF_LOG_LEVEL_INHERIT:
                 if (streq(value, "inherit")) {
-                        *field = -1;
+                        *FIELD(c, k, int) = -1;
                         return 0;
                 }
                 _fallthrough_;
@@ -115,20 +264,55 @@ static int parse_value(const ConfKey *k, const char *value, HubConfig *c) {
                 level = log_level_from_string(value);
                 if (level < 0 || (value[0] >= '0' && value[0] <= '9'))
                         return -EINVAL;
-                *field = level;
+                *FIELD(c, k, int) = level;
                 return 0;
+        case CONF_UNSIGNED:
+                return parse_unsigned(value, k->min, k->max, FIELD(c, k, unsigned));
+        case CONF_FIRST_BOOT_PASSWORD:
+                for (int i = 0; i < _FIRST_BOOT_PASSWORD_MAX; i++)
+                        if (streq(value, first_boot_password_names[i])) {
+                                *FIELD(c, k, FirstBootPassword) = (FirstBootPassword) i;
+                                return 0;
+                        }
+                return -EINVAL;
+        case CONF_PATH: {
+                char *copy = NULL;
+
+                if (value[0] != '\0' && !path_is_absolute_normal(value))
+                        return -EINVAL;
+                if (value[0] != '\0' && !(copy = strdup(value)))
+                        return -ENOMEM;
+                free(*FIELD(c, k, char *));
+                *FIELD(c, k, char *) = copy;
+                return 0;
+        }
+        case CONF_USERS:
+                return parse_users(value, FIELD(c, k, char **));
         }
         return -EINVAL;
 }
 
-static const char *value_hint(ConfType t) {
-        switch (t) {
+static void value_hint(const ConfKey *k, char *buf, size_t size) {
+        switch (k->type) {
         case CONF_LOG_LEVEL:
-                return "one of emerg, alert, crit, err, warning, notice, info, debug";
+                (void) snprintf(buf, size, "one of emerg, alert, crit, err, warning, notice, info, debug");
+                return;
         case CONF_LOG_LEVEL_INHERIT:
-                return "one of emerg, alert, crit, err, warning, notice, info, debug, inherit";
+                (void) snprintf(buf, size, "one of emerg, alert, crit, err, warning, notice, info, debug, inherit");
+                return;
+        case CONF_UNSIGNED:
+                (void) snprintf(buf, size, "a whole number from %u to %u", k->min, k->max);
+                return;
+        case CONF_FIRST_BOOT_PASSWORD:
+                (void) snprintf(buf, size, "generate or none");
+                return;
+        case CONF_PATH:
+                (void) snprintf(buf, size, "an absolute path, or nothing");
+                return;
+        case CONF_USERS:
+                (void) snprintf(buf, size, "up to %d user names separated by spaces", CONF_USERS_MAX);
+                return;
         }
-        return "a valid value";
 }
 
 static char *strip(char *s) {
@@ -161,6 +345,7 @@ static int parse_line(const char *name, unsigned lineno, char *line, char *secti
                       unsigned *seen, HubConfig *c, ConfigError *err) {
         const ConfKey *k;
         char *eq, *key, *value, *l = strip(line);
+        int r;
 
         if (l[0] == '\0' || l[0] == '#' || l[0] == ';')
                 return 0;
@@ -198,42 +383,62 @@ static int parse_line(const char *name, unsigned lineno, char *line, char *secti
                                  section, seen[k - conf_keys]);
         seen[k - conf_keys] = lineno;
 
-        if (parse_value(k, value, c) < 0)
-                return conf_fail(err, name, lineno, "invalid value '%s' for %s (expected %s)", value, key,
-                                 value_hint(k->type));
+        r = parse_value(k, value, c);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                char hint[96];
+
+                value_hint(k, hint, sizeof hint);
+                return conf_fail(err, name, lineno, "invalid value '%s' for %s (expected %s)", value, key, hint);
+        }
         return 0;
 }
 
 int config_parse_buffer(const char *name, const char *data, size_t len, HubConfig *c, ConfigError *err) {
         unsigned seen[ELEMENTSOF(conf_keys)] = {};
         char section[64] = "", line[CONF_LINE_MAX + 1];
-        HubConfig tmp = *c; /* plain values only, see config_done() */
+        HubConfig tmp;
         unsigned lineno = 0;
+        const char *nul;
         size_t pos = 0;
         int r;
 
         if (len > CONF_FILE_MAX)
                 return conf_fail(err, name, 0, "file larger than %d bytes", CONF_FILE_MAX);
-        if (memchr(data, '\0', len))
-                return conf_fail(err, name, 0, "file contains a NUL byte");
+        nul = memchr(data, '\0', len);
+        if (nul) {
+                /* Name the line like every other content error: the one the NUL is on. */
+                for (const char *p = data; p < nul; p++)
+                        lineno += *p == '\n';
+                return conf_fail(err, name, lineno + 1, "file contains a NUL byte");
+        }
 
+        r = config_copy(&tmp, c);
+        if (r < 0)
+                return r;
         while (pos < len) {
                 const char *nl = memchr(data + pos, '\n', len - pos);
                 size_t n = nl ? (size_t) (nl - (data + pos)) : len - pos;
 
                 lineno++;
                 if (n > CONF_LINE_MAX)
-                        return conf_fail(err, name, lineno, "line longer than %d bytes", CONF_LINE_MAX);
-                if (!utf8_is_valid(data + pos, n))
-                        return conf_fail(err, name, lineno, "line is not valid UTF-8");
-                memcpy(line, data + pos, n);
-                line[n] = '\0';
-                r = parse_line(name, lineno, line, section, sizeof section, seen, &tmp, err);
-                if (r < 0)
+                        r = conf_fail(err, name, lineno, "line longer than %d bytes", CONF_LINE_MAX);
+                else if (!utf8_is_valid(data + pos, n))
+                        r = conf_fail(err, name, lineno, "line is not valid UTF-8");
+                else {
+                        memcpy(line, data + pos, n);
+                        line[n] = '\0';
+                        r = parse_line(name, lineno, line, section, sizeof section, seen, &tmp, err);
+                }
+                if (r < 0) {
+                        config_done(&tmp);
                         return r;
+                }
                 pos += n + (nl ? 1 : 0);
         }
 
+        config_done(c);
         *c = tmp;
         return 0;
 }
@@ -307,6 +512,12 @@ int config_load(const char *confdir, HubConfig *c, ConfigError *err) {
         }
         if (r < 0)
                 goto fail;
+        /* What one key cannot say alone. */
+        if (tmp.identity.throttle_max_sec < tmp.identity.throttle_base_sec) {
+                r = conf_fail(err, confdir, 0, "[identity] ThrottleMaxSec=%u is less than ThrottleBaseSec=%u",
+                              tmp.identity.throttle_max_sec, tmp.identity.throttle_base_sec);
+                goto fail;
+        }
 
         config_done(c);
         *c = tmp;
@@ -329,17 +540,32 @@ void config_dump(const HubConfig *c, FILE *f) {
 
         for (size_t i = 0; i < ELEMENTSOF(conf_keys); i++) {
                 const ConfKey *k = &conf_keys[i];
-                const int *v = (const int *) ((const char *) c + k->offset);
+                const void *v = (const char *) c + k->offset;
 
                 if (!section || !streq(section, k->section)) {
                         fprintf(f, "%s[%s]\n", section ? "\n" : "", k->section);
                         section = k->section;
                 }
+                fprintf(f, "%s=", k->key);
                 switch (k->type) {
                 case CONF_LOG_LEVEL:
                 case CONF_LOG_LEVEL_INHERIT:
-                        fprintf(f, "%s=%s\n", k->key, level_value(*v));
+                        fputs(level_value(*(const int *) v), f);
+                        break;
+                case CONF_UNSIGNED:
+                        fprintf(f, "%u", *(const unsigned *) v);
+                        break;
+                case CONF_FIRST_BOOT_PASSWORD:
+                        fputs(first_boot_password_names[*(const FirstBootPassword *) v], f);
+                        break;
+                case CONF_PATH:
+                        fputs(strempty(*(char *const *) v), f);
+                        break;
+                case CONF_USERS:
+                        for (char *const *u = *(char **const *) v; u && *u; u++)
+                                fprintf(f, "%s%s", u == *(char **const *) v ? "" : " ", *u);
                         break;
                 }
+                fputc('\n', f);
         }
 }

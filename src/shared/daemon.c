@@ -111,11 +111,11 @@ static void help(const HubDaemonOps *ops) {
                "%s\n\n"
                "  -h --help            Show this help and exit\n"
                "     --version         Show the version and exit\n"
-               "     --check-config    Check the configuration, print any error, and exit\n"
+               "     --check-config    Check the configuration, print the first error, and exit\n"
                "     --dump-config     Print the effective configuration and exit\n"
                "     --config-dir=DIR  Read DIR/hubguard.conf and DIR/hubguard.conf.d/*.conf\n"
                "                       (default: %s)\n\n"
-               "State lives in $STATE_DIRECTORY (set by systemd), else /var/lib/hubguard/%s.\n"
+               "State lives in $STATE_DIRECTORY (set by systemd), else " STATE_DIR "/%s.\n"
                "See %s(8) and hubguard.conf(5).\n",
                ops->program, ops->description, CONF_DIR_DEFAULT, hub_domain_to_string(ops->domain),
                ops->program);
@@ -138,7 +138,8 @@ static int parse_argv(const HubDaemonOps *ops, int argc, char *argv[], HubDaemon
         int c;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        /* A leading ':' makes getopt report a missing value as ':' rather than as an unknown option. */
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help(ops);
@@ -158,9 +159,17 @@ static int parse_argv(const HubDaemonOps *ops, int argc, char *argv[], HubDaemon
                         if (!d->confdir)
                                 return log_oom();
                         break;
-                default:
-                        fprintf(stderr, "%s: unknown option '%s'. Try '%s --help'.\n", ops->program,
+                case ':':
+                        fprintf(stderr, "%s: option '%s' needs a value. Try '%s --help'.\n", ops->program,
                                 argv[optind - 1], ops->program);
+                        return -EINVAL;
+                default:
+                        if (optopt > 0 && optopt < 0x100)
+                                fprintf(stderr, "%s: unknown option '-%c'. Try '%s --help'.\n", ops->program,
+                                        optopt, ops->program);
+                        else
+                                fprintf(stderr, "%s: unknown option '%s'. Try '%s --help'.\n", ops->program,
+                                        argv[optind - 1], ops->program);
                         return -EINVAL;
                 }
         if (optind < argc) {
@@ -197,7 +206,7 @@ static int setup_state_dir(HubDaemon *d) {
         /* systemd may pass several directories separated by ':'; ours is the first. */
         if (e && e[0] == '/')
                 d->state_dir = strndup(e, strcspn(e, ":"));
-        else if (asprintf(&d->state_dir, "/var/lib/hubguard/%s", hub_domain_to_string(d->ops->domain)) < 0)
+        else if (asprintf(&d->state_dir, STATE_DIR "/%s", hub_domain_to_string(d->ops->domain)) < 0)
                 d->state_dir = NULL;
         if (!d->state_dir)
                 return log_oom();
@@ -396,6 +405,8 @@ int hub_daemon_main(const HubDaemonOps *ops, int argc, char *argv[]) {
 
         log_setup(ops->program);
         config_init(&d.config);
+        /* What we create is ours alone (systemd's UMask=0077 says the same; the devstack has no unit). */
+        umask(0077);
 
         action = parse_argv(ops, argc, argv, &d);
         if (action < 0 || action == ACTION_EXIT_OK) {

@@ -71,9 +71,6 @@ static int db_configure(sqlite3 *db) {
         r = db_query_int(db, "SELECT count(*) FROM sqlite_schema", &n_objects);
         if (r < 0)
                 return r;
-        r = db_exec(db, "PRAGMA journal_mode=WAL");
-        if (r < 0)
-                return r;
         return db_check_integrity(db);
 }
 
@@ -86,6 +83,10 @@ static int db_migrate(sqlite3 *db, const DbMigration *m, size_t n, DbOpenInfo *i
         info->old_version = version;
         if (n > 0 && version > m[n - 1].version)
                 return -EPROTONOSUPPORT;
+        /* Only now that the schema is known to be ours: switching to WAL rewrites the file header. */
+        r = db_exec(db, "PRAGMA journal_mode=WAL");
+        if (r < 0)
+                return r;
 
         for (size_t i = 0; i < n; i++) {
                 char sql[64];
@@ -123,8 +124,12 @@ static int db_open_one(const char *path, sqlite3 **ret) {
         if (rc != SQLITE_OK)
                 return errno_from_sqlite(rc);
         r = db_configure(db);
-        if (r < 0)
+        if (r < 0) {
+                /* Closing must neither checkpoint a WAL into a bad file nor delete it: db_move_aside()
+                 * keeps both for diagnosis. */
+                (void) sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
                 return r;
+        }
         *ret = TAKE_PTR(db);
         return 0;
 }

@@ -164,8 +164,10 @@ static int send_journal(int level, int error, const char *file, int line, const 
         return sd_journal_sendv_with_location(code_file, code_line, func, iov, n);
 }
 
-static int log_dispatch(int level, int error, const char *file, int line, const char *func,
-                        const char *message_id, const char *const *fields, const char *format, va_list ap) {
+/* _printf_(8, 0): format is checked at our callers, and clang's -Wformat-nonliteral is satisfied here. */
+_printf_(8, 0) static int log_dispatch(int level, int error, const char *file, int line, const char *func,
+                                       const char *message_id, const char *const *fields, const char *format,
+                                       va_list ap) {
         char msg[LOG_LINE_MAX];
         int saved = errno;
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "hubguard/macro.h"
@@ -59,6 +60,9 @@ bool string_is_safe(const char *s, size_t max_len) {
 
         if (!s)
                 return false;
+        /* max_len + 1 must not wrap to 0 for SIZE_MAX ("no limit") and accept anything unread: no
+         * string is longer than PTRDIFF_MAX anyway. */
+        max_len = MIN(max_len, (size_t) PTRDIFF_MAX - 1);
         len = strnlen(s, max_len + 1);
         if (len > max_len)
                 return false;
@@ -83,6 +87,7 @@ bool identifier_is_valid(const char *s, size_t max_len) {
 
         if (!s || max_len == 0)
                 return false;
+        max_len = MIN(max_len, (size_t) PTRDIFF_MAX - 1); /* as in string_is_safe() */
         len = strnlen(s, max_len + 1);
         if (len == 0 || len > max_len)
                 return false;

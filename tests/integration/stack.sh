@@ -102,6 +102,7 @@ extendedKeyUsage=serverAuth"
                                 -days 7 -out "$name.pem" -extfile <(printf '%s\n' "$ext")
                 done
                 rm -f ./*.csr ca.srl
+                chmod 0600 ./*.key
         ) >"$STACK_DIR/log/pki.log" 2>&1 || stack_fail "openssl could not make the test CA (see $STACK_DIR/log/pki.log)"
 }
 
@@ -149,6 +150,21 @@ EOF
         stack_wait "${STACK_PID[cloud-broker]}" cloud-broker stack_port_listening "$STACK_CLOUD_PORT" || return 1
 }
 
+# stack_credentials DOMAIN: what systemd's LoadCredential(Encrypted)= gives the unit, made by hand:
+# a directory only the service user can read, with the domain's credentials in it.
+stack_credentials() {
+        local dom=$1 user=hub-$1 d=$STACK_DIR/credentials/$1
+        mkdir -p "$d"
+        case $dom in
+        identity)
+                # The sealed store's master key: 32 random bytes (systemd decrypts it from a
+                # systemd-creds file bound to the machine; here it is made fresh for each stack).
+                [[ -e $d/master-key ]] || head -c 32 /dev/urandom >"$d/master-key"
+                ;;
+        esac
+        chown -R "$user:$user" "$d" && chmod 0500 "$d" && find "$d" -type f -exec chmod 0400 {} +
+}
+
 # stack_daemon DOMAIN [VAR=VALUE...]: start hub-DOMAINd from the build tree as user hub-DOMAIN,
 # with extra environment variables if given.
 stack_daemon() {
@@ -158,10 +174,11 @@ stack_daemon() {
         [[ -x $bin ]] || stack_fail "$bin is missing (build first)" || return 1
         mkdir -p "$state"
         chown "$user:$user" "$state" && chmod 0700 "$state"
+        stack_credentials "$dom" || return 1
         # Binaries and build tree must be reachable by the service users.
         setpriv --reuid="$user" --regid="$user" --init-groups --inh-caps=-all \
                 env -i PATH=/usr/bin:/bin DBUS_SYSTEM_BUS_ADDRESS="$STACK_BUS_ADDRESS" \
-                STATE_DIRECTORY="$state" ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
+                STATE_DIRECTORY="$state" CREDENTIALS_DIRECTORY="$STACK_DIR/credentials/$dom" ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
                 UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" LSAN_OPTIONS="${LSAN_OPTIONS:-}" "$@" \
                 "$bin" --config-dir="$STACK_DIR/etc" >>"$STACK_DIR/log/hub-${dom}d.log" 2>&1 &
         STACK_PID[$dom]=$!
@@ -172,12 +189,18 @@ stack_daemon() {
 stack_up() {
         STACK_DIR=$1
         : "${STACK_SRC:?STACK_SRC must name the source tree}" "${STACK_BUILD:?STACK_BUILD must name a build dir}"
-        mkdir -p "$STACK_DIR"/{log,state,etc/hubguard.conf.d} || return 1
+        mkdir -p "$STACK_DIR"/{log,state,credentials,etc/hubguard.conf.d} || return 1
         # The brokers run as user mosquitto and the daemons as their own users: they must traverse DIR.
-        chmod 0711 "$STACK_DIR" "$STACK_DIR/state"
+        chmod 0711 "$STACK_DIR" "$STACK_DIR/state" "$STACK_DIR/credentials"
         chmod 0755 "$STACK_DIR/etc" "$STACK_DIR/etc/hubguard.conf.d"
         cp "$STACK_SRC/conf/hubguard.conf" "$STACK_DIR/etc/hubguard.conf"
         { stack_users && stack_bus && stack_ca && stack_brokers; } || { stack_down; return 1; }
+        # The stack's own settings: the test CA is the one device certificates must chain to.
+        cat >"$STACK_DIR/etc/hubguard.conf.d/50-stack.conf" <<EOF
+# Written by tests/integration/stack.sh for this stack.
+[identity]
+CertificateAuthorityFile=$STACK_DIR/pki/ca.pem
+EOF
         local dom
         for dom in "${STACK_DOMAINS[@]}"; do
                 stack_daemon "$dom" || { stack_down; return 1; }
