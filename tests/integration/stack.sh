@@ -161,6 +161,12 @@ stack_credentials() {
                 # systemd-creds file bound to the machine; here it is made fresh for each stack).
                 [[ -e $d/master-key ]] || head -c 32 /dev/urandom >"$d/master-key"
                 ;;
+        telemetry)
+                # The device identity hub-identityd made (LoadCredential= from its state dir).
+                cp "$STACK_DIR/state/identity/device.key" "$d/device-key" &&
+                        cp "$STACK_DIR/state/identity/device.pem" "$d/device-cert" ||
+                        stack_fail "no device identity yet: hub-identityd must start first" || return 1
+                ;;
         esac
         chown -R "$user:$user" "$d" && chmod 0500 "$d" && find "$d" -type f -exec chmod 0400 {} +
 }
@@ -186,6 +192,19 @@ stack_daemon() {
                 busctl --address="$STACK_BUS_ADDRESS" status "org.hubguard.${dom}1"
 }
 
+# The cloud's side of enrolment, as a fleet's CA would do it: sign the hub's CSR, install the result.
+stack_enroll() {
+        local hubctl=$STACK_BUILD/src/hubctl/hubctl pki=$STACK_DIR/pki
+        (
+                set -e
+                export DBUS_SYSTEM_BUS_ADDRESS=$STACK_BUS_ADDRESS
+                "$hubctl" identity csr -o "$pki/hub.csr"
+                openssl x509 -req -in "$pki/hub.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
+                        -days 7 -out "$pki/hub.pem" -extfile <(printf 'extendedKeyUsage=clientAuth\n')
+                "$hubctl" identity install-cert "$pki/hub.pem"
+        ) >>"$STACK_DIR/log/pki.log" 2>&1 || stack_fail "enrolling the hub's device identity failed (see $STACK_DIR/log/pki.log)"
+}
+
 stack_up() {
         STACK_DIR=$1
         : "${STACK_SRC:?STACK_SRC must name the source tree}" "${STACK_BUILD:?STACK_BUILD must name a build dir}"
@@ -204,6 +223,9 @@ EOF
         local dom
         for dom in "${STACK_DOMAINS[@]}"; do
                 stack_daemon "$dom" || { stack_down; return 1; }
+                if [[ $dom == identity ]]; then
+                        stack_enroll || { stack_down; return 1; }
+                fi
         done
         stack_env >"$STACK_DIR/devstack.env"
 }

@@ -48,6 +48,9 @@ it_is "nor may a stranger" 1 $?
 it_is "the right password verifies (root)" ok "$(verify root "$pw1")"
 it_is "the right password verifies (hubadmin)" ok "$(verify "$IT_ADMIN" "$pw1")"
 it_match "a stranger is refused VerifyPassword by hub-identityd" "Access denied|AccessDenied" "$(verify "$IT_STRANGER" "$pw1")"
+it_is "the stack enrolled the hub: its certificate is issued by the CA" false \
+        "$("$HUBCTL" identity show --json | jq -r .certificate_self_signed)"
+it_ok "... and verifies against the CA" openssl verify -CAfile "$STACK_DIR/pki/ca.pem" "$state/device.pem"
 fp1=$("$HUBCTL" identity show --json | jq -r .key_fingerprint)
 it_match "the device key has a SHA-256 fingerprint" '^SHA256:[0-9a-f]{64}$' "$fp1"
 it_ok "the device key is 0600 in the 0700 state dir" \
