@@ -64,6 +64,29 @@ typedef struct HubConfig {
                 char **verify_password_users;     /* NULL-terminated, or NULL */
                 char *ca_file;                    /* NULL: not configured */
         } identity;
+        struct {
+                char *device_broker_host;
+                unsigned device_broker_port;
+                char *device_broker_user;          /* NULL: anonymous */
+                char *device_broker_password_file;
+                char *device_topic_pattern;        /* one '+' level: the device id */
+                unsigned max_payload_bytes;
+                unsigned device_rate_per_sec;      /* token bucket per device */
+                unsigned device_burst;
+                char *cloud_broker_host;           /* NULL: no cloud link, the outbox keeps everything */
+                unsigned cloud_broker_port;
+                char *cloud_ca_file;               /* required with cloud_broker_host */
+                char *cloud_tls_min_version;       /* "tls1.2" or "tls1.3" */
+                char *cloud_alpn;                  /* NULL: none */
+                char *cloud_topic_prefix;
+                unsigned connect_timeout_sec;
+                unsigned reconnect_min_sec, reconnect_max_sec;
+                unsigned drain_rate_per_sec;       /* 0: unlimited */
+                unsigned outbox_max_messages;
+                unsigned outbox_max_mib;
+                unsigned security_max_messages;
+                unsigned metrics_interval_sec;     /* 0: no hub metrics */
+        } telemetry;
         /* Per-domain settings. log_level < 0 means "as [general]". */
         struct {
                 int log_level;
@@ -76,8 +99,16 @@ typedef struct ConfigError {
         char message[256];
 } ConfigError;
 
-/* Fill c with the built-in defaults. */
+/*
+ * Fill c with the built-in defaults. config_init() leaves string keys NULL and cannot fail;
+ * config_init_defaults() also sets the string defaults (it is what config_load() starts from).
+ */
 void config_init(HubConfig *c);
+int config_init_defaults(HubConfig *c);
+
+/* Validators of config values that the daemons also apply to their input. */
+bool topic_prefix_is_valid(const char *s);
+bool device_topic_pattern_is_valid(const char *s);
 /* Free what c holds (it can be config_init()ed again). */
 void config_done(HubConfig *c);
 /* Deep copy: dst is overwritten (not freed) and must be config_done()d. Returns 0 or -ENOMEM. */

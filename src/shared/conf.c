@@ -43,7 +43,7 @@ typedef enum ConfType {
         CONF_LOG_LEVEL_INHERIT,  /* int, a syslog level name, or "inherit" (-1) */
         CONF_UNSIGNED,           /* unsigned, decimal, within [min, max] */
         CONF_FIRST_BOOT_PASSWORD, /* FirstBootPassword: "generate" or "none" */
-        CONF_PATH,               /* char *, an absolute normalised path, or empty for unset (NULL) */
+        CONF_STRING,             /* char *, accepted by check(), or empty for unset (NULL) */
         CONF_USERS,              /* char **, white-space separated user names, or empty */
 } ConfType;
 
@@ -52,20 +52,92 @@ typedef struct ConfKey {
         const char *key;
         ConfType type;
         size_t offset;
-        unsigned min, max; /* CONF_UNSIGNED */
+        unsigned min, max;              /* CONF_UNSIGNED */
+        bool (*check)(const char *);   /* CONF_STRING */
+        const char *hint;               /* CONF_STRING: what check() accepts, for the error */
 } ConfKey;
 
 #define DOMAIN_KEYS(d, name)                                                                              \
-        { name, "LogLevel", CONF_LOG_LEVEL_INHERIT, offsetof(HubConfig, domain[d].log_level), 0, 0 }
+        { name, "LogLevel", CONF_LOG_LEVEL_INHERIT, offsetof(HubConfig, domain[d].log_level), 0, 0, NULL, NULL }
 #define IDENTITY_UNSIGNED(key, field, lo, hi)                                                             \
-        { "identity", key, CONF_UNSIGNED, offsetof(HubConfig, identity.field), lo, hi }
+        { "identity", key, CONF_UNSIGNED, offsetof(HubConfig, identity.field), lo, hi, NULL, NULL }
+#define IDENTITY_STRING(key, field, fn, h)                                                                \
+        { "identity", key, CONF_STRING, offsetof(HubConfig, identity.field), 0, 0, fn, h }
+#define TELEMETRY_UNSIGNED(key, field, lo, hi)                                                            \
+        { "telemetry", key, CONF_UNSIGNED, offsetof(HubConfig, telemetry.field), lo, hi, NULL, NULL }
+#define TELEMETRY_STRING(key, field, fn, h)                                                               \
+        { "telemetry", key, CONF_STRING, offsetof(HubConfig, telemetry.field), 0, 0, fn, h }
+
+#define HINT_PATH "an absolute path, or nothing"
+#define HINT_HOST "a host name or IP address, or nothing"
+#define HINT_MQTT_USER "1-64 printable ASCII characters, or nothing"
+#define HINT_TOPIC_PATTERN "an MQTT topic with exactly one '+' level (the device id) and no '#'"
+#define HINT_TLS "tls1.2 or tls1.3"
+#define HINT_ALPN "a protocol name of 1-64 printable ASCII characters, or nothing"
+#define HINT_TOPIC_PREFIX "1-64 characters of [a-zA-Z0-9_-] in levels separated by '/'"
+
+static bool printable_ascii(const char *s, size_t max) {
+        size_t n = strnlen(s, max + 1);
+
+        if (n == 0 || n > max)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (s[i] <= ' ' || s[i] > '~')
+                        return false;
+        return true;
+}
+
+static bool mqtt_user_is_valid(const char *s) {
+        return printable_ascii(s, 64);
+}
+
+static bool alpn_is_valid(const char *s) {
+        return printable_ascii(s, 64);
+}
+
+static bool tls_version_is_valid(const char *s) {
+        return streq(s, "tls1.2") || streq(s, "tls1.3");
+}
+
+bool topic_prefix_is_valid(const char *s) {
+        size_t n = strnlen(s, 65);
+
+        if (n == 0 || n > 64 || s[0] == '/' || s[n - 1] == '/' || strstr(s, "//"))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+                      s[i] == '_' || s[i] == '-' || s[i] == '/'))
+                        return false;
+        return true;
+}
+
+bool device_topic_pattern_is_valid(const char *s) {
+        size_t n = strnlen(s, 129), plus = 0;
+
+        if (n == 0 || n > 128 || strchr(s, '#') || s[0] == '/' || s[n - 1] == '/' || strstr(s, "//"))
+                return false;
+        /* Levels are either a literal of [a-zA-Z0-9_-] or the single '+'. */
+        for (const char *p = s; *p;) {
+                size_t len = strcspn(p, "/");
+
+                if (len == 1 && p[0] == '+')
+                        plus++;
+                else
+                        for (size_t i = 0; i < len; i++)
+                                if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+                                      (p[i] >= '0' && p[i] <= '9') || p[i] == '_' || p[i] == '-'))
+                                        return false;
+                p += len + (p[len] == '/');
+        }
+        return plus == 1;
+}
 
 /* In the order config_dump() prints them: a section's keys together. */
 static const ConfKey conf_keys[] = {
-        { "general", "LogLevel", CONF_LOG_LEVEL, offsetof(HubConfig, general.log_level), 0, 0 },
+        { "general", "LogLevel", CONF_LOG_LEVEL, offsetof(HubConfig, general.log_level), 0, 0, NULL, NULL },
         DOMAIN_KEYS(HUB_DOMAIN_IDENTITY, "identity"),
         { "identity", "FirstBootPassword", CONF_FIRST_BOOT_PASSWORD,
-          offsetof(HubConfig, identity.first_boot_password), 0, 0 },
+          offsetof(HubConfig, identity.first_boot_password), 0, 0, NULL, NULL },
         IDENTITY_UNSIGNED("PasswordHashIterations", hash_iterations, 1, 64),
         IDENTITY_UNSIGNED("PasswordHashMemoryMiB", hash_memory_mib, 8, 4096),
         IDENTITY_UNSIGNED("ThrottleBaseSec", throttle_base_sec, 1, 3600),
@@ -73,9 +145,34 @@ static const ConfKey conf_keys[] = {
         IDENTITY_UNSIGNED("LockoutAfterFailures", lockout_after_failures, 1, 1000),
         IDENTITY_UNSIGNED("LockoutSec", lockout_sec, 1, 86400),
         IDENTITY_UNSIGNED("FailureResetSec", failure_reset_sec, 1, 604800),
-        { "identity", "VerifyPasswordUsers", CONF_USERS, offsetof(HubConfig, identity.verify_password_users), 0, 0 },
-        { "identity", "CertificateAuthorityFile", CONF_PATH, offsetof(HubConfig, identity.ca_file), 0, 0 },
+        { "identity", "VerifyPasswordUsers", CONF_USERS, offsetof(HubConfig, identity.verify_password_users), 0, 0,
+          NULL, NULL },
+        IDENTITY_STRING("CertificateAuthorityFile", ca_file, path_is_absolute_normal, HINT_PATH),
         DOMAIN_KEYS(HUB_DOMAIN_TELEMETRY, "telemetry"),
+        TELEMETRY_STRING("DeviceBrokerHost", device_broker_host, hostname_is_valid, HINT_HOST),
+        TELEMETRY_UNSIGNED("DeviceBrokerPort", device_broker_port, 1, 65535),
+        TELEMETRY_STRING("DeviceBrokerUser", device_broker_user, mqtt_user_is_valid, HINT_MQTT_USER),
+        TELEMETRY_STRING("DeviceBrokerPasswordFile", device_broker_password_file, path_is_absolute_normal,
+                         HINT_PATH),
+        TELEMETRY_STRING("DeviceTopicPattern", device_topic_pattern, device_topic_pattern_is_valid,
+                         HINT_TOPIC_PATTERN),
+        TELEMETRY_UNSIGNED("MaxPayloadBytes", max_payload_bytes, 64, 262144),
+        TELEMETRY_UNSIGNED("DeviceRatePerSec", device_rate_per_sec, 1, 10000),
+        TELEMETRY_UNSIGNED("DeviceBurst", device_burst, 1, 100000),
+        TELEMETRY_STRING("CloudBrokerHost", cloud_broker_host, hostname_is_valid, HINT_HOST),
+        TELEMETRY_UNSIGNED("CloudBrokerPort", cloud_broker_port, 1, 65535),
+        TELEMETRY_STRING("CloudCAFile", cloud_ca_file, path_is_absolute_normal, HINT_PATH),
+        TELEMETRY_STRING("CloudTLSMinVersion", cloud_tls_min_version, tls_version_is_valid, HINT_TLS),
+        TELEMETRY_STRING("CloudALPN", cloud_alpn, alpn_is_valid, HINT_ALPN),
+        TELEMETRY_STRING("CloudTopicPrefix", cloud_topic_prefix, topic_prefix_is_valid, HINT_TOPIC_PREFIX),
+        TELEMETRY_UNSIGNED("ConnectTimeoutSec", connect_timeout_sec, 1, 300),
+        TELEMETRY_UNSIGNED("ReconnectMinSec", reconnect_min_sec, 1, 3600),
+        TELEMETRY_UNSIGNED("ReconnectMaxSec", reconnect_max_sec, 1, 86400),
+        TELEMETRY_UNSIGNED("DrainRatePerSec", drain_rate_per_sec, 0, 1000000),
+        TELEMETRY_UNSIGNED("OutboxMaxMessages", outbox_max_messages, 100, 10000000),
+        TELEMETRY_UNSIGNED("OutboxMaxMiB", outbox_max_mib, 1, 65536),
+        TELEMETRY_UNSIGNED("SecurityEventsMaxMessages", security_max_messages, 10, 1000000),
+        TELEMETRY_UNSIGNED("MetricsIntervalSec", metrics_interval_sec, 0, 86400),
         DOMAIN_KEYS(HUB_DOMAIN_PRIVACY, "privacy"),
 };
 
@@ -103,16 +200,56 @@ void config_init(HubConfig *c) {
                         .lockout_sec = 900,
                         .failure_reset_sec = 3600,
                 },
+                .telemetry = {
+                        .device_broker_port = 1883,
+                        .max_payload_bytes = 4096,
+                        .device_rate_per_sec = 10,
+                        .device_burst = 50,
+                        .cloud_broker_port = 8883,
+                        .connect_timeout_sec = 10,
+                        .reconnect_min_sec = 1,
+                        .reconnect_max_sec = 300,
+                        .drain_rate_per_sec = 500,
+                        .outbox_max_messages = 100000,
+                        .outbox_max_mib = 64,
+                        .security_max_messages = 10000,
+                        .metrics_interval_sec = 60,
+                },
         };
+        /* Strings with a default: allocated, so that config_done() and a later value can free them. */
         for (int d = 0; d < _HUB_DOMAIN_MAX; d++)
                 c->domain[d].log_level = -1;
+}
+
+int config_init_defaults(HubConfig *c) {
+        static const struct {
+                size_t offset;
+                const char *value;
+        } defaults[] = {
+                { offsetof(HubConfig, telemetry.device_broker_host), "127.0.0.1" },
+                { offsetof(HubConfig, telemetry.device_topic_pattern), "devices/+/telemetry" },
+                { offsetof(HubConfig, telemetry.cloud_tls_min_version), "tls1.2" },
+                { offsetof(HubConfig, telemetry.cloud_topic_prefix), "hubguard" },
+        };
+
+        config_init(c);
+        for (size_t i = 0; i < ELEMENTSOF(defaults); i++) {
+                char **field = (char **) ((char *) c + defaults[i].offset);
+
+                *field = strdup(defaults[i].value);
+                if (!*field) {
+                        config_done(c);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
 }
 
 void config_done(HubConfig *c) {
         for (size_t i = 0; i < ELEMENTSOF(conf_keys); i++) {
                 const ConfKey *k = &conf_keys[i];
 
-                if (k->type == CONF_PATH)
+                if (k->type == CONF_STRING)
                         *FIELD(c, k, char *) = mfree(*FIELD(c, k, char *));
                 else if (k->type == CONF_USERS)
                         *FIELD(c, k, char **) = strv_free(*FIELD(c, k, char **));
@@ -142,7 +279,7 @@ int config_copy(HubConfig *dst, const HubConfig *src) {
         for (size_t i = 0; i < ELEMENTSOF(conf_keys); i++) {
                 const ConfKey *k = &conf_keys[i];
 
-                if (k->type == CONF_PATH)
+                if (k->type == CONF_STRING)
                         *FIELD(dst, k, char *) = NULL;
                 else if (k->type == CONF_USERS)
                         *FIELD(dst, k, char **) = NULL;
@@ -151,7 +288,7 @@ int config_copy(HubConfig *dst, const HubConfig *src) {
                 const ConfKey *k = &conf_keys[i];
                 const void *from = (const char *) src + k->offset;
 
-                if (k->type == CONF_PATH && *(char *const *) from) {
+                if (k->type == CONF_STRING && *(char *const *) from) {
                         *FIELD(dst, k, char *) = strdup(*(char *const *) from);
                         if (!*FIELD(dst, k, char *))
                                 goto fail;
@@ -275,10 +412,10 @@ static int parse_value(const ConfKey *k, const char *value, HubConfig *c) {
                                 return 0;
                         }
                 return -EINVAL;
-        case CONF_PATH: {
+        case CONF_STRING: {
                 char *copy = NULL;
 
-                if (value[0] != '\0' && !path_is_absolute_normal(value))
+                if (value[0] != '\0' && !k->check(value))
                         return -EINVAL;
                 if (value[0] != '\0' && !(copy = strdup(value)))
                         return -ENOMEM;
@@ -306,8 +443,8 @@ static void value_hint(const ConfKey *k, char *buf, size_t size) {
         case CONF_FIRST_BOOT_PASSWORD:
                 (void) snprintf(buf, size, "generate or none");
                 return;
-        case CONF_PATH:
-                (void) snprintf(buf, size, "an absolute path, or nothing");
+        case CONF_STRING:
+                (void) snprintf(buf, size, "%s", k->hint);
                 return;
         case CONF_USERS:
                 (void) snprintf(buf, size, "up to %d user names separated by spaces", CONF_USERS_MAX);
@@ -473,6 +610,31 @@ static int dropin_filter(const struct dirent *de) {
         return de->d_name[0] != '.' && n > 5 && streq(de->d_name + n - 5, ".conf");
 }
 
+/* What one key cannot say alone. */
+static int config_verify(const HubConfig *c, const char *confdir, ConfigError *err) {
+        const typeof(c->telemetry) *t = &c->telemetry;
+
+        if (c->identity.throttle_max_sec < c->identity.throttle_base_sec)
+                return conf_fail(err, confdir, 0, "[identity] ThrottleMaxSec=%u is less than ThrottleBaseSec=%u",
+                                 c->identity.throttle_max_sec, c->identity.throttle_base_sec);
+        if (t->reconnect_max_sec < t->reconnect_min_sec)
+                return conf_fail(err, confdir, 0, "[telemetry] ReconnectMaxSec=%u is less than ReconnectMinSec=%u",
+                                 t->reconnect_max_sec, t->reconnect_min_sec);
+        if (t->security_max_messages > t->outbox_max_messages)
+                return conf_fail(err, confdir, 0,
+                                 "[telemetry] SecurityEventsMaxMessages=%u is more than OutboxMaxMessages=%u",
+                                 t->security_max_messages, t->outbox_max_messages);
+        /* No plaintext fallback: a cloud broker is reached over TLS with a CA to check it, or not at all. */
+        if (t->cloud_broker_host && !t->cloud_ca_file)
+                return conf_fail(err, confdir, 0,
+                                 "[telemetry] CloudBrokerHost= is set but CloudCAFile= is not: hubguard only talks to "
+                                 "a cloud broker over TLS, verified against that CA");
+        if (!t->device_broker_user != !t->device_broker_password_file)
+                return conf_fail(err, confdir, 0,
+                                 "[telemetry] DeviceBrokerUser= and DeviceBrokerPasswordFile= go together");
+        return 0;
+}
+
 int config_load(const char *confdir, HubConfig *c, ConfigError *err) {
         char path[PATH_MAX], dir[PATH_MAX];
         struct dirent **list = NULL;
@@ -481,7 +643,9 @@ int config_load(const char *confdir, HubConfig *c, ConfigError *err) {
 
         if (!confdir)
                 confdir = CONF_DIR_DEFAULT;
-        config_init(&tmp);
+        r = config_init_defaults(&tmp);
+        if (r < 0)
+                return r;
 
         if (snprintf(path, sizeof path, "%s/hubguard.conf", confdir) >= (int) sizeof path ||
             snprintf(dir, sizeof dir, "%s/hubguard.conf.d", confdir) >= (int) sizeof dir)
@@ -513,11 +677,9 @@ int config_load(const char *confdir, HubConfig *c, ConfigError *err) {
         if (r < 0)
                 goto fail;
         /* What one key cannot say alone. */
-        if (tmp.identity.throttle_max_sec < tmp.identity.throttle_base_sec) {
-                r = conf_fail(err, confdir, 0, "[identity] ThrottleMaxSec=%u is less than ThrottleBaseSec=%u",
-                              tmp.identity.throttle_max_sec, tmp.identity.throttle_base_sec);
+        r = config_verify(&tmp, confdir, err);
+        if (r < 0)
                 goto fail;
-        }
 
         config_done(c);
         *c = tmp;
@@ -558,7 +720,7 @@ void config_dump(const HubConfig *c, FILE *f) {
                 case CONF_FIRST_BOOT_PASSWORD:
                         fputs(first_boot_password_names[*(const FirstBootPassword *) v], f);
                         break;
-                case CONF_PATH:
+                case CONF_STRING:
                         fputs(strempty(*(char *const *) v), f);
                         break;
                 case CONF_USERS:

@@ -47,6 +47,9 @@ int seal_master_key_load(const char *path, unsigned char **ret_key) {
         if (st.st_size != SEAL_MASTER_KEY_SIZE)
                 return -EBADMSG;
 
+        /* sodium_malloc() aborts (sodium_misuse()) before sodium_init() has set its page size. */
+        if (sodium_init() < 0)
+                return -EIO;
         key = sodium_malloc(SEAL_MASTER_KEY_SIZE);
         if (!key)
                 return -ENOMEM;

@@ -47,7 +47,7 @@ static void check_round_trip(const HubConfig *c) {
 
         text = dump(c, &size);
         /* Start from values the dump must overwrite, so that a key it leaves out shows. */
-        config_init(&back);
+        fuzz_check(config_init_defaults(&back) == 0);
         back.general.log_level = c->general.log_level == LOG_EMERG ? LOG_DEBUG : LOG_EMERG;
         for (int d = 0; d < _HUB_DOMAIN_MAX; d++)
                 back.domain[d].log_level = c->domain[d].log_level == LOG_ALERT ? LOG_CRIT : LOG_ALERT;
@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (outside_size_range(size, 0, FUZZ_CONF_SIZE_MAX))
                 return 0;
 
-        config_init(&c);
+        fuzz_check(config_init_defaults(&c) == 0);
         before = dump(&c, NULL);
         r = config_parse_buffer("fuzz.conf", (const char *) data, size, &c, &err);
         if (r < 0) {

@@ -74,8 +74,8 @@ static void test_golden_case(void **state) {
 
         in = read_file_or_die(g->in_path, &n_in);
         ok = read_file_or_die(g->ok_path, &n_ok);
-        config_init(&c);
-        config_init(&defaults);
+        assert_int_equal(config_init_defaults(&c), 0);
+        assert_int_equal(config_init_defaults(&defaults), 0);
 
         r = config_parse_buffer(g->name, in, n_in, &c, &err);
         if (r >= 0) {
@@ -84,7 +84,7 @@ static void test_golden_case(void **state) {
                 assert_int_equal(r, 0);
                 got = dump_to_string(&c, &n_got);
                 /* And the dump is itself a valid file that gives the same configuration. */
-                config_init(&back);
+                assert_int_equal(config_init_defaults(&back), 0);
                 assert_int_equal(config_parse_buffer("dump", got, n_got, &back, &err), 0);
                 assert_config_equal(&back, &c);
         } else {
@@ -152,8 +152,8 @@ static void test_shipped_conf_parses_to_defaults(void **state) {
         int r;
 
         assert_int_equal(read_file_bounded(shipped_conf, CONF_FILE_MAX, &data, &n), 0);
-        config_init(&defaults);
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&defaults), 0);
+        assert_int_equal(config_init_defaults(&c), 0);
         c.general.log_level = LOG_EMERG;
         r = config_parse_buffer(shipped_conf, data, n, &c, &err);
         if (r < 0)
@@ -217,7 +217,7 @@ static void test_shipped_conf_shows_every_default(void **state) {
         size_t n;
 
         assert_int_equal(read_file_bounded(shipped_conf, CONF_FILE_MAX, &data, &n), 0);
-        config_init(&defaults);
+        assert_int_equal(config_init_defaults(&defaults), 0);
         dump = dump_to_string(&defaults, NULL);
         shown = settings_of(data, true);
         expected = settings_of(dump, false);
@@ -238,8 +238,8 @@ static void test_shipped_conf_uncommented_parses_to_defaults(void **state) {
                 if (!(data[i] == '#' && (i == 0 || data[i - 1] == '\n') && i + 1 < n && data[i + 1] >= 'A' &&
                       data[i + 1] <= 'Z'))
                         data[j++] = data[i];
-        config_init(&defaults);
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&defaults), 0);
+        assert_int_equal(config_init_defaults(&c), 0);
         c.general.log_level = LOG_EMERG;
         for (int d = 0; d < _HUB_DOMAIN_MAX; d++)
                 c.domain[d].log_level = LOG_ALERT;

@@ -121,7 +121,7 @@ static void test_init_defaults(void **state) {
         _cleanup_(config_done) HubConfig c = {};
 
         memset(&c, 0x55, sizeof c);
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(c.general.log_level, LOG_INFO);
         for (HubDomain d = 0; d < _HUB_DOMAIN_MAX; d++) {
                 assert_int_equal(c.domain[d].log_level, -1);
@@ -133,7 +133,7 @@ static void test_init_defaults(void **state) {
 static void test_log_level_inherits_general(void **state) {
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         c.general.log_level = LOG_WARNING;
         c.domain[HUB_DOMAIN_PRIVACY].log_level = LOG_DEBUG;
         assert_int_equal(config_log_level(&c, HUB_DOMAIN_IDENTITY), LOG_WARNING);
@@ -151,7 +151,7 @@ static void test_parse_sets_values(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("[general]\nLogLevel=debug\n[privacy]\nLogLevel=err\n", &c, &err), 0);
         assert_int_equal(c.general.log_level, LOG_DEBUG);
         assert_int_equal(c.domain[HUB_DOMAIN_PRIVACY].log_level, LOG_ERR);
@@ -168,7 +168,7 @@ static void test_parse_every_level_name(void **state) {
                 char buf[64];
                 int n = snprintf(buf, sizeof buf, "[telemetry]\nLogLevel=%s\n", names[i]);
 
-                config_init(&c);
+                assert_int_equal(config_init_defaults(&c), 0);
                 assert_int_equal(config_parse_buffer("t", buf, (size_t) n, &c, &err), 0);
                 assert_int_equal(c.domain[HUB_DOMAIN_TELEMETRY].log_level, (int) i);
         }
@@ -188,7 +188,7 @@ static void test_parse_inherit_not_in_general(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("[general]\nLogLevel=inherit\n", &c, &err), -EINVAL);
         assert_error(&err, "test.conf", 2,
                      "invalid value 'inherit' for LogLevel (expected " HINT ")");
@@ -198,7 +198,7 @@ static void test_parse_refuses_digits(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("[general]\nLogLevel=7\n", &c, &err), -EINVAL);
         assert_error(&err, "test.conf", 2,
                      "invalid value '7' for LogLevel (expected " HINT ")");
@@ -209,7 +209,7 @@ static void test_parse_values_are_case_sensitive(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("[privacy]\nLogLevel=Debug\n", &c, &err), -EINVAL);
         assert_error(&err, "test.conf", 2,
                      "invalid value 'Debug' for LogLevel (expected " HINT ", inherit)");
@@ -219,7 +219,7 @@ static void test_parse_empty_value(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("[general]\nLogLevel=  \n", &c, &err), -EINVAL);
         assert_error(&err, "test.conf", 2,
                      "invalid value '' for LogLevel (expected " HINT ")");
@@ -230,8 +230,8 @@ static void test_parse_empty_and_comments(void **state) {
         _cleanup_(config_done) HubConfig c = {};
         _cleanup_(config_done) HubConfig d = {};
 
-        config_init(&c);
-        config_init(&d);
+        assert_int_equal(config_init_defaults(&c), 0);
+        assert_int_equal(config_init_defaults(&d), 0);
         assert_int_equal(config_parse_buffer("test.conf", "", 0, &c, &err), 0);
         assert_int_equal(PARSE("# comment\n; comment\n\n   \t\n  # indented\n[general]\n#LogLevel=debug\n",
                                &c, &err),
@@ -243,7 +243,7 @@ static void test_parse_whitespace(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("  [general]  \n\t LogLevel \t=\t notice \t\n", &c, &err), 0);
         assert_int_equal(c.general.log_level, LOG_NOTICE);
 }
@@ -252,7 +252,7 @@ static void test_parse_crlf(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("# x\r\n[general]\r\nLogLevel=warning\r\n\r\n[identity]\r\nLogLevel=crit\r\n",
                                &c, &err),
                          0);
@@ -264,7 +264,7 @@ static void test_parse_no_final_newline(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("[general]\nLogLevel=alert", &c, &err), 0);
         assert_int_equal(c.general.log_level, LOG_ALERT);
 }
@@ -278,7 +278,7 @@ static void test_parse_not_nul_terminated(void **state) {
 
         assert_non_null(p);
         memcpy(p, data, sizeof data - 2);
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_parse_buffer("test.conf", p, sizeof data - 2, &c, &err), 0);
         assert_int_equal(c.general.log_level, LOG_ERR);
         free(p);
@@ -288,7 +288,7 @@ static void test_parse_unknown_key(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("[general]\n\nLogLevel=info\nLogTarget=journal\n", &c, &err), -EINVAL);
         assert_error(&err, "test.conf", 4, "unknown key 'LogTarget' in section [general]");
 }
@@ -297,7 +297,7 @@ static void test_parse_keys_are_case_sensitive(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("[general]\nloglevel=info\n", &c, &err), -EINVAL);
         assert_error(&err, "test.conf", 2, "unknown key 'loglevel' in section [general]");
 }
@@ -306,7 +306,7 @@ static void test_parse_unknown_section(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("# c\n[General]\n", &c, &err), -EINVAL);
         assert_error(&err, "test.conf", 2,
                      "unknown section [General] (known: general, identity, telemetry, privacy)");
@@ -319,7 +319,7 @@ static void test_parse_malformed_section(void **state) {
                 ConfigError err = {};
                 _cleanup_(config_done) HubConfig c = {};
 
-                config_init(&c);
+                assert_int_equal(config_init_defaults(&c), 0);
                 assert_int_equal(config_parse_buffer("m.conf", bad[i], strlen(bad[i]), &c, &err), -EINVAL);
                 assert_error(&err, "m.conf", 1, "malformed section header (expected \"[name]\")");
         }
@@ -329,7 +329,7 @@ static void test_parse_key_outside_section(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("# no section yet\nLogLevel=info\n[general]\n", &c, &err), -EINVAL);
         assert_error(&err, "test.conf", 2, "key 'LogLevel' outside of any section");
 }
@@ -338,7 +338,7 @@ static void test_parse_missing_key(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("[general]\n  =info\n", &c, &err), -EINVAL);
         assert_error(&err, "test.conf", 2, "missing key before '='");
 }
@@ -347,7 +347,7 @@ static void test_parse_no_equals(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("[general]\nLogLevel info\n", &c, &err), -EINVAL);
         assert_error(&err, "test.conf", 2, "expected \"Key=Value\", \"[section]\" or a comment");
 }
@@ -356,7 +356,7 @@ static void test_parse_duplicate_key(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("[general]\nLogLevel=info\n[identity]\n[general]\nLogLevel=debug\n", &c,
                                &err),
                          -EINVAL);
@@ -368,7 +368,7 @@ static void test_parse_same_key_other_section(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("[general]\nLogLevel=info\n[identity]\nLogLevel=debug\n", &c, &err), 0);
         assert_int_equal(c.domain[HUB_DOMAIN_IDENTITY].log_level, LOG_DEBUG);
 }
@@ -378,7 +378,7 @@ static void test_parse_later_buffer_overrides(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("[general]\nLogLevel=info\n", &c, &err), 0);
         assert_int_equal(PARSE("[general]\nLogLevel=debug\n", &c, &err), 0);
         assert_int_equal(c.general.log_level, LOG_DEBUG);
@@ -396,7 +396,7 @@ static void test_parse_line_too_long(void **state) {
         memset(data + n, '#', CONF_LINE_MAX);
         n += CONF_LINE_MAX;
         data[n++] = '\n';
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_parse_buffer("long.conf", data, n, &c, &err), 0);
 
         /* ... one byte more is not, even in the last line without a newline. */
@@ -409,7 +409,7 @@ static void test_parse_nul_byte(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("[general]\nLogLevel=debug\n# a\0b\n", &c, &err), -EINVAL);
         assert_error(&err, "test.conf", 3, "file contains a NUL byte");
         assert_int_equal(c.general.log_level, LOG_INFO);
@@ -419,7 +419,7 @@ static void test_parse_nul_byte_first_line(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("\0", &c, &err), -EINVAL);
         assert_error(&err, "test.conf", 1, "file contains a NUL byte");
 }
@@ -439,7 +439,7 @@ static void test_parse_invalid_utf8(void **state) {
                 _cleanup_(config_done) HubConfig c = {};
 
                 assert_true(asprintf(&data, "[general]\nLogLevel=err\n%s", bad[i]) > 0);
-                config_init(&c);
+                assert_int_equal(config_init_defaults(&c), 0);
                 assert_int_equal(config_parse_buffer("u.conf", data, strlen(data), &c, &err), -EINVAL);
                 assert_error(&err, "u.conf", 3, "line is not valid UTF-8");
                 assert_int_equal(c.general.log_level, LOG_INFO);
@@ -450,7 +450,7 @@ static void test_parse_valid_utf8_in_comment(void **state) {
         ConfigError err = {};
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("# K\xc3\xbc" "che \xe2\x82\xac \xf0\x9f\x92\xa1\n[general]\n", &c, &err), 0);
 }
 
@@ -461,7 +461,7 @@ static void test_parse_file_too_large(void **state) {
 
         assert_non_null(data);
         memset(data, '\n', CONF_FILE_MAX + 1);
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_parse_buffer("big.conf", data, CONF_FILE_MAX, &c, &err), 0);
         assert_int_equal(config_parse_buffer("big.conf", data, CONF_FILE_MAX + 1, &c, &err), -EINVAL);
         assert_error(&err, "big.conf", 0, "file larger than 1048576 bytes");
@@ -486,7 +486,7 @@ static void test_parse_failure_leaves_config(void **state) {
 static void test_parse_null_error(void **state) {
         _cleanup_(config_done) HubConfig c = {};
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(PARSE("[nope]\n", &c, NULL), -EINVAL);
         assert_int_equal(PARSE("[general]\nLogLevel=crit\n", &c, NULL), 0);
         assert_int_equal(c.general.log_level, LOG_CRIT);
@@ -531,7 +531,7 @@ static void test_load_missing_everything(void **state) {
 
         /* A directory with neither the main file nor drop-ins, and one that does not exist at all. */
         config_set_all(&c);
-        config_init(&d);
+        assert_int_equal(config_init_defaults(&d), 0);
         assert_int_equal(config_load(f->dir, &c, &err), 0);
         assert_config_equal(&c, &d);
 
@@ -546,7 +546,7 @@ static void test_load_main_file(void **state) {
         _cleanup_(config_done) HubConfig c = {};
 
         write_string_or_die(f->main_file, "[general]\nLogLevel=notice\n[telemetry]\nLogLevel=debug\n");
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_load(f->dir, &c, &err), 0);
         assert_int_equal(c.general.log_level, LOG_NOTICE);
         assert_int_equal(c.domain[HUB_DOMAIN_TELEMETRY].log_level, LOG_DEBUG);
@@ -574,7 +574,7 @@ static void test_load_dropins_override_main(void **state) {
 
         write_string_or_die(f->main_file, "[general]\nLogLevel=notice\n[identity]\nLogLevel=crit\n");
         make_dropin(f, "50-debug.conf", "[general]\nLogLevel=debug\n");
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_load(f->dir, &c, &err), 0);
         assert_int_equal(c.general.log_level, LOG_DEBUG);
         /* Key by key: what the drop-in does not set stays as the main file set it. */
@@ -602,7 +602,7 @@ static void test_load_dropins_lexical_order(void **state) {
                                 levels[i], domain, levels[i]);
                 make_dropin(f, name, content);
         }
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_load(f->dir, &c, &err), 0);
         assert_int_equal(c.general.log_level, LOG_DEBUG);                      /* from 70-level.conf */
         assert_int_equal(c.domain[HUB_DOMAIN_IDENTITY].log_level, LOG_INFO);   /* from 60-level.conf */
@@ -624,7 +624,7 @@ static void test_load_dropins_first_error_is_first_file(void **state) {
                 make_dropin(f, name, "[nowhere]\n");
         }
         first = path_join(f->dropin_dir, "a.conf");
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_load(f->dir, &c, &err), -EINVAL);
         assert_error(&err, first, 1,
                      "unknown section [nowhere] (known: general, identity, telemetry, privacy)");
@@ -636,7 +636,7 @@ static void test_load_dropins_without_main(void **state) {
         _cleanup_(config_done) HubConfig c = {};
 
         make_dropin(f, "local.conf", "[telemetry]\nLogLevel=emerg\n");
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_load(f->dir, &c, &err), 0);
         assert_int_equal(c.domain[HUB_DOMAIN_TELEMETRY].log_level, LOG_EMERG);
 }
@@ -655,7 +655,7 @@ static void test_load_ignores_other_names(void **state) {
         make_dropin(f, "README", "bogus\n");
         make_dropin(f, "conf", "bogus\n");
         config_set_all(&c);
-        config_init(&d);
+        assert_int_equal(config_init_defaults(&d), 0);
         assert_int_equal(config_load(f->dir, &c, &err), 0);
         assert_config_equal(&c, &d);
 }
@@ -666,7 +666,7 @@ static void test_load_error_in_main_file(void **state) {
         _cleanup_(config_done) HubConfig c = {};
 
         write_string_or_die(f->main_file, "# main\n[general]\nLogLevel=info\n\nColour=blue\n");
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_load(f->dir, &c, &err), -EINVAL);
         assert_error(&err, f->main_file, 5, "unknown key 'Colour' in section [general]");
 }
@@ -682,7 +682,7 @@ static void test_load_error_in_dropin(void **state) {
         make_dropin(f, "20-bad.conf", "[identity]\nLogLevel=debug\n[cloud]\n");
         make_dropin(f, "30-good.conf", "[general]\nLogLevel=err\n");
         bad = path_join(f->dropin_dir, "20-bad.conf");
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_load(f->dir, &c, &err), -EINVAL);
         assert_error(&err, bad, 3, "unknown section [cloud] (known: general, identity, telemetry, privacy)");
 }
@@ -695,7 +695,7 @@ static void test_load_duplicate_key_in_dropin(void **state) {
 
         make_dropin(f, "dup.conf", "[privacy]\nLogLevel=debug\n\nLogLevel=info\n");
         p = path_join(f->dropin_dir, "dup.conf");
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_load(f->dir, &c, &err), -EINVAL);
         assert_error(&err, p, 4, "key 'LogLevel' in section [privacy] already set at line 2");
 }
@@ -743,7 +743,7 @@ static void test_load_unreadable_dropin(void **state) {
         p = path_join(f->dropin_dir, "secret.conf");
         assert_int_equal(chmod(p, 0), 0);
         caps_drop_dac();
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_load(f->dir, &c, &err), -EACCES);
         caps_restore();
         assert_error(&err, p, 0, "cannot read: Permission denied");
@@ -757,7 +757,7 @@ static void test_load_unlistable_dropin_dir(void **state) {
         make_dropin(f, "a.conf", "[general]\nLogLevel=debug\n");
         assert_int_equal(chmod(f->dropin_dir, 0), 0);
         caps_drop_dac();
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_load(f->dir, &c, &err), -EACCES);
         caps_restore();
         assert_error(&err, f->dropin_dir, 0, "cannot list drop-in directory: Permission denied");
@@ -769,7 +769,7 @@ static void test_load_main_file_is_directory(void **state) {
         _cleanup_(config_done) HubConfig c = {};
 
         assert_int_equal(mkdir(f->main_file, 0755), 0);
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_load(f->dir, &c, &err), -EISDIR);
         assert_error(&err, f->main_file, 0, "cannot read: Is a directory");
 }
@@ -780,7 +780,7 @@ static void test_load_dropin_dir_is_file(void **state) {
         _cleanup_(config_done) HubConfig c = {};
 
         write_string_or_die(f->dropin_dir, "[general]\n");
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_load(f->dir, &c, &err), -ENOTDIR);
         assert_error(&err, f->dropin_dir, 0, "cannot list drop-in directory: Not a directory");
 }
@@ -791,7 +791,7 @@ static void test_load_main_file_symlink_loop(void **state) {
         _cleanup_(config_done) HubConfig c = {};
 
         assert_int_equal(symlink("hubguard.conf", f->main_file), 0);
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_load(f->dir, &c, &err), -ELOOP);
         assert_error(&err, f->main_file, 0, "cannot read: Too many levels of symbolic links");
 }
@@ -805,7 +805,7 @@ static void test_load_main_file_dangling_symlink(void **state) {
 
         assert_int_equal(symlink("nowhere.conf", f->main_file), 0);
         config_set_all(&c);
-        config_init(&d);
+        assert_int_equal(config_init_defaults(&d), 0);
         assert_int_equal(config_load(f->dir, &c, &err), 0);
         assert_config_equal(&c, &d);
 }
@@ -817,7 +817,7 @@ static void test_load_file_too_large(void **state) {
 
         write_string_or_die(f->main_file, "");
         assert_int_equal(truncate(f->main_file, CONF_FILE_MAX + 1), 0);
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_load(f->dir, &c, &err), -EINVAL);
         assert_error(&err, f->main_file, 0, "file larger than 1048576 bytes");
 }
@@ -832,7 +832,7 @@ static void test_load_too_many_dropins(void **state) {
                 (void) snprintf(name, sizeof name, "%03d.conf", i);
                 make_dropin(f, name, "");
         }
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         assert_int_equal(config_load(f->dir, &c, &err), 0);
 
         (void) snprintf(name, sizeof name, "%03d.conf", CONF_DROPINS_MAX);
@@ -850,14 +850,21 @@ static void test_dump_defaults(void **state) {
         _cleanup_(config_done) HubConfig c = {};
         size_t n;
 
-        config_init(&c);
+        assert_int_equal(config_init_defaults(&c), 0);
         s = dump_to_string(&c, &n);
         assert_string_equal(s, "[general]\nLogLevel=info\n\n"
                                "[identity]\nLogLevel=inherit\n"
                                "FirstBootPassword=generate\nPasswordHashIterations=2\nPasswordHashMemoryMiB=64\n"
                                "ThrottleBaseSec=1\nThrottleMaxSec=300\nLockoutAfterFailures=10\nLockoutSec=900\n"
                                "FailureResetSec=3600\nVerifyPasswordUsers=\nCertificateAuthorityFile=\n\n"
-                               "[telemetry]\nLogLevel=inherit\n\n"
+                               "[telemetry]\nLogLevel=inherit\n"
+                               "DeviceBrokerHost=127.0.0.1\nDeviceBrokerPort=1883\nDeviceBrokerUser=\n"
+                               "DeviceBrokerPasswordFile=\nDeviceTopicPattern=devices/+/telemetry\n"
+                               "MaxPayloadBytes=4096\nDeviceRatePerSec=10\nDeviceBurst=50\nCloudBrokerHost=\n"
+                               "CloudBrokerPort=8883\nCloudCAFile=\nCloudTLSMinVersion=tls1.2\nCloudALPN=\n"
+                               "CloudTopicPrefix=hubguard\nConnectTimeoutSec=10\nReconnectMinSec=1\n"
+                               "ReconnectMaxSec=300\nDrainRatePerSec=500\nOutboxMaxMessages=100000\n"
+                               "OutboxMaxMiB=64\nSecurityEventsMaxMessages=10000\nMetricsIntervalSec=60\n\n"
                                "[privacy]\nLogLevel=inherit\n");
 }
 
@@ -894,7 +901,7 @@ static void test_dump_loads_from_directory(void **state) {
         config_set_all(&c);
         s = dump_to_string(&c, &n);
         write_file_or_die(f->main_file, s, n);
-        config_init(&back);
+        assert_int_equal(config_init_defaults(&back), 0);
         assert_int_equal(config_load(f->dir, &back, &err), 0);
         assert_config_equal(&back, &c);
 }
