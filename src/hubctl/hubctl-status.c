@@ -16,7 +16,8 @@ const char verb_status_usage[] =
         "  -h --help   Show this help\n"
         "     --json   Print {\"healthy\": BOOL, \"domains\": {NAME: {\"reachable\": BOOL,\n"
         "              \"version\": STRING|null, \"state\": STRING|null, \"error\": STRING}}}\n\n"
-        "Exit status: 0 if every domain is reachable and running, 1 otherwise, 2 on a usage error.\n";
+        "Exit status: 0 if every domain is reachable and running (telemetry: online), 1 otherwise,\n"
+        "2 on a usage error. 'hubctl telemetry status' says why telemetry is offline or degraded.\n";
 
 /* Longest property string we show; a daemon that sends more is not well. */
 #define STATUS_STRING_MAX 256
@@ -100,8 +101,9 @@ static void query_domain(sd_bus *bus, DomainStatus *s) {
         s->reachable = true;
 }
 
+/* "online" is hub-telemetryd's running: its cloud link is up. */
 static bool domain_healthy(const DomainStatus *s) {
-        return s->reachable && streq(s->state, "running");
+        return s->reachable && (streq(s->state, "running") || streq(s->state, "online"));
 }
 
 static int print_json(const DomainStatus *st, size_t n, bool healthy) {

@@ -47,6 +47,8 @@ int hubctl_usage_error(const char *verb, const char *message);
 int verb_provision(int argc, char *argv[], const HubctlOptions *o);
 int verb_password(int argc, char *argv[], const HubctlOptions *o);
 int verb_identity(int argc, char *argv[], const HubctlOptions *o);
+int verb_telemetry(int argc, char *argv[], const HubctlOptions *o);
+extern const char verb_telemetry_usage[];
 extern const char verb_provision_usage[], verb_password_usage[], verb_identity_usage[];
 
 int verb_status(int argc, char *argv[], const HubctlOptions *o);

@@ -126,8 +126,8 @@ static int emit_failure(IdentityManager *m, const char *account, const Attempt *
         (void) snprintf(f3, sizeof f3, "HUBGUARD_FAILURES=%u", a->account.failures);
         if (locked)
                 log_struct(LOG_WARNING, MESSAGE_ID_AUTH_LOCKOUT, STRV(f1, f2, f3),
-                           "Account '%s' locked after %u failed attempts (last from %s).", account,
-                           a->account.failures, a->source);
+                           "Password attempts for account '%s' locked after %u failed attempts (this one from %s).",
+                           account, MAX(a->account.failures, a->from.failures), a->source);
         else
                 log_struct(LOG_NOTICE, MESSAGE_ID_AUTH_FAILURE, STRV(f1, f2, f3),
                            "Failed password attempt %u for account '%s' from %s.", a->account.failures, account,
@@ -179,14 +179,14 @@ static int verify_throttled(IdentityManager *m, const char *account, const char 
         r = password_verify(hash, pw);
         if (r == 0) {
                 const HubConfig *c = &m->daemon->config;
-                size_t mem = (size_t) c->identity.hash_memory_mib << 20;
+                size_t mem = identity_hash_memory(c);
+                bool rehash = password_needs_rehash(hash, c->identity.hash_iterations, mem);
 
                 explicit_erase(hash, sizeof hash);
                 (void) throttle_clear(db, "account", account);
                 (void) throttle_clear(db, "source", a.source);
                 /* New cost parameters take effect at the next successful login. */
-                if (password_needs_rehash(hash, c->identity.hash_iterations, mem) &&
-                    password_hash(pw, c->identity.hash_iterations, mem, hash) >= 0) {
+                if (rehash && password_hash(pw, c->identity.hash_iterations, mem, hash) >= 0) {
                         (void) identity_store_password(m, account, hash, m->origin);
                         explicit_erase(hash, sizeof hash);
                 }
@@ -230,7 +230,7 @@ static int read_options(sd_bus_message *msg, const char **ret_source, sd_bus_err
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unsupported option '%.32s'.", key);
                 r = sd_bus_message_read(msg, "v", "s", ret_source);
                 if (r < 0)
-                        return r;
+                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Source must be a string.");
                 if (!source_label_is_valid(*ret_source))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                                  "Source must be 1-%d characters of [A-Za-z0-9.:_-[]].",
@@ -281,7 +281,7 @@ static int set_new_password(IdentityManager *m, const char *account, const char 
         r = password_check_strength(new_pw, old_pw, account, reason, sizeof reason);
         if (r < 0)
                 return sd_bus_error_setf(error, ERR_WEAK_PASSWORD, "The new password is too weak: %s", reason);
-        r = password_hash(new_pw, c->identity.hash_iterations, (size_t) c->identity.hash_memory_mib << 20, hash);
+        r = password_hash(new_pw, c->identity.hash_iterations, identity_hash_memory(c), hash);
         if (r >= 0)
                 r = identity_store_password(m, account, hash, PASSWORD_ORIGIN_OWNER);
         explicit_erase(hash, sizeof hash);
@@ -328,6 +328,8 @@ static int method_change_password(sd_bus_message *msg, void *userdata, sd_bus_er
         r = set_new_password(m, account, old_pw[0] ? old_pw : NULL, new_pw, uid, error);
         if (r < 0)
                 return r;
+        /* A reset ends a lockout of the account: the owner must be able to use the new password now. */
+        (void) throttle_clear(m->daemon->db, "account", account);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -438,7 +440,7 @@ static int method_get_certificate(sd_bus_message *msg, void *userdata, sd_bus_er
         _cleanup_free_ char *pem = NULL;
         int r;
 
-        r = authorise(msg, m, true, true, "GetCertificate", NULL, error);
+        r = authorise(msg, m, true, false, "GetCertificate", NULL, error);
         if (r < 0)
                 return r;
         r = cert_pem(m->cert, &pem);
@@ -451,7 +453,7 @@ static int method_install_certificate(sd_bus_message *msg, void *userdata, sd_bu
         IdentityManager *m = manager(userdata);
         const HubConfig *c = &m->daemon->config;
         _cleanup_(X509_freep) X509 *cert = NULL;
-        char reason[256], f1[128];
+        char reason[256] = "the certificate could not be checked", f1[128];
         const char *pem;
         uid_t uid;
         int r;

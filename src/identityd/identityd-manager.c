@@ -49,6 +49,11 @@ static const DbMigration migrations[] = {
              "  PRIMARY KEY (kind, key)) STRICT;" },
 };
 
+size_t identity_hash_memory(const HubConfig *c) {
+        /* PasswordHashMemoryMiB=4096 is 4 GiB: more than a 32-bit size_t holds. */
+        return (size_t) MIN((uint64_t) c->identity.hash_memory_mib << 20, (uint64_t) SIZE_MAX);
+}
+
 int identity_state_path(IdentityManager *m, const char *name, char *buf, size_t size) {
         if (snprintf(buf, size, "%s/%s", m->daemon->state_dir, name) >= (int) size)
                 return -ENAMETOOLONG;
@@ -190,7 +195,7 @@ static int provision_password(IdentityManager *m) {
         if (!pw)
                 return log_oom();
         password_generate(pw);
-        r = password_hash(pw, c->identity.hash_iterations, (size_t) c->identity.hash_memory_mib << 20, hash);
+        r = password_hash(pw, c->identity.hash_iterations, identity_hash_memory(c), hash);
         if (r >= 0)
                 r = seal_data(m->master_key, SEALED_INITIAL_PASSWORD, pw, strlen(pw), &blob, &blob_len);
         sodium_free(pw);
@@ -215,7 +220,7 @@ static int provision_password(IdentityManager *m) {
         }
         m->origin = PASSWORD_ORIGIN_GENERATED;
         log_struct(LOG_NOTICE, MESSAGE_ID_PASSWORD_GENERATED, STRV("HUBGUARD_ACCOUNT=admin"),
-                   "First boot: generated a unique admin password (%.0f bits). Root can read it once with "
+                   "First boot: generated a unique admin password (%.0f bits). Root can read it with "
                    "'hubctl provision show-initial' until the owner sets their own.",
                    password_generated_bits());
         return 0;
@@ -376,8 +381,8 @@ static int identity_setup(HubDaemon *d) {
                         if (r < 0)
                                 return r;
                 } else
-                        log_notice("No admin password is set: everything that needs it stays locked until the "
-                                   "owner sets one with 'hubctl password set'.");
+                        log_notice("No admin password is set: everything that needs it stays locked until "
+                                   "root sets one with 'hubctl password set'.");
         }
         return 0;
 }

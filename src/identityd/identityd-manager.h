@@ -50,6 +50,9 @@ typedef struct IdentityManager {
         size_t n_verify_uids;
 } IdentityManager;
 
+/* Argon2id memory in bytes, from [identity] PasswordHashMemoryMiB=. */
+size_t identity_hash_memory(const HubConfig *c);
+
 /* Path of a file in the state directory. */
 int identity_state_path(IdentityManager *m, const char *name, char *buf, size_t size);
 

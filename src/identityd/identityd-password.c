@@ -46,7 +46,9 @@ int password_hash(const char *pw, unsigned long long ops, size_t mem_bytes, char
 }
 
 int password_verify(const char *hash, const char *pw) {
-        if (strncmp(hash, "$argon2id$", 10) != 0)
+        /* needs_rehash() parses the whole string: -1 tells a malformed hash from a wrong password. */
+        if (strncmp(hash, "$argon2id$", 10) != 0 ||
+            crypto_pwhash_str_needs_rehash(hash, crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN) < 0)
                 return -EINVAL;
         return crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0 ? 0 : -EPERM;
 }

@@ -382,7 +382,9 @@ static int run(HubDaemon *d) {
         if (r < 0)
                 return r;
 
-        hub_daemon_set_state(d, HUB_STATE_RUNNING);
+        /* A domain that tracks its own state (telemetry: online/offline) has set it already. */
+        if (streq(d->state, HUB_STATE_STARTING))
+                hub_daemon_set_state(d, HUB_STATE_RUNNING);
         (void) sd_notify(false, "READY=1");
         (void) snprintf(field, sizeof field, "HUBGUARD_DOMAIN=%s", domain);
         log_struct(LOG_INFO, MESSAGE_ID_DAEMON_STARTED, STRV(field), "%s %s started, serving %s.",

@@ -1,7 +1,80 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <systemd/sd-bus.h>
+
 #include "hubguard/daemon.h"
+#include "telemetryd-mqtt.h"
+#include "telemetryd-outbox.h"
+#include "telemetryd-validate.h"
 
 /* The telemetry domain's daemon description, run by hub_daemon_main(). */
 extern const HubDaemonOps telemetry_daemon_ops;
+
+/* The State values of this domain, beyond the daemon frame's. */
+#define TELEMETRY_STATE_ONLINE "online"     /* the cloud broker has what we send */
+#define TELEMETRY_STATE_DEGRADED "degraded" /* online, but the device broker is unreachable */
+#define TELEMETRY_STATE_OFFLINE "offline"   /* the cloud is unreachable (or not configured): queueing */
+
+#define TELEMETRY_INFLIGHT_MAX 64   /* QoS 1 messages sent and not yet acknowledged */
+#define TELEMETRY_DEVICES_MAX 1024  /* devices tracked for counters and rate limits */
+
+/* Credentials from systemd (LoadCredential=) or the devstack. */
+#define TELEMETRY_CRED_DEVICE_KEY "device-key"
+#define TELEMETRY_CRED_DEVICE_CERT "device-cert"
+
+typedef struct DeviceEntry {
+        char id[DEVICE_ID_MAX + 1];
+        uint64_t accepted, invalid, rate_limited;
+        double tokens;
+        uint64_t refilled_usec;
+} DeviceEntry;
+
+typedef struct Inflight {
+        int mid;
+        int64_t seq;
+        OutboxPriority prio;
+} Inflight;
+
+typedef struct TelemetryManager {
+        HubDaemon *daemon;
+        Outbox outbox;
+        sd_event_source *commit_timer, *drain_timer, *metrics_timer;
+        MqttClient cloud, device;
+        bool cloud_enabled, device_enabled;
+        char hub_id[DEVICE_ID_MAX + 1];
+        char *cert_path, *key_path;
+        char *device_password;       /* sodium_malloc()ed */
+        char *will_topic, *status_topic;
+
+        int64_t last_sent[_OUTBOX_PRIORITY_MAX];
+        Inflight inflight[TELEMETRY_INFLIGHT_MAX];
+        unsigned n_inflight;
+        double drain_tokens;
+        uint64_t drain_refilled_usec;
+        uint64_t paused_until_usec;  /* the broker said it is busy or over quota */
+
+        uint64_t offline_since_usec; /* CLOCK_REALTIME, 0 while online */
+        char last_error[320];
+
+        DeviceEntry *devices;        /* open addressing, TELEMETRY_DEVICES_MAX * 2 slots */
+        unsigned n_devices;
+        uint64_t accepted, invalid, rate_limited, untracked;
+
+        sd_bus_slot *auth_failure_slot, *owner_slot;
+        char identity_owner[64];     /* unique bus name of hub-identityd, "" if unknown */
+        uint64_t cpu_prev_total, cpu_prev_idle;
+} TelemetryManager;
+
+/* The D-Bus side (telemetryd-bus.c). */
+extern const sd_bus_vtable telemetry_manager_vtable[];
+
+/* Recompute State from the links and emit what changed. */
+void telemetry_update_state(TelemetryManager *m);
+void telemetry_emit_queue(TelemetryManager *m);
+
+/* Queue a message (topic relative to PREFIX/HUB-ID/); the group commit follows. */
+int telemetry_enqueue(TelemetryManager *m, OutboxPriority prio, const char *topic, json_t *body);
+
+/* The hub metrics collector (telemetryd-metrics.c): one JSON object of the hub's vital signs. */
+json_t *telemetry_collect_metrics(TelemetryManager *m);

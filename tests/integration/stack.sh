@@ -166,6 +166,7 @@ stack_credentials() {
                 cp "$STACK_DIR/state/identity/device.key" "$d/device-key" &&
                         cp "$STACK_DIR/state/identity/device.pem" "$d/device-cert" ||
                         stack_fail "no device identity yet: hub-identityd must start first" || return 1
+                printf '%s\n' "$STACK_HUB_PASSWORD" >"$d/device-broker-password"
                 ;;
         esac
         chown -R "$user:$user" "$d" && chmod 0500 "$d" && find "$d" -type f -exec chmod 0400 {} +
@@ -219,6 +220,16 @@ stack_up() {
 # Written by tests/integration/stack.sh for this stack.
 [identity]
 CertificateAuthorityFile=$STACK_DIR/pki/ca.pem
+
+[telemetry]
+DeviceBrokerHost=127.0.0.1
+DeviceBrokerPort=$STACK_DEVICE_PORT
+DeviceBrokerUser=hubguard
+DeviceBrokerPasswordFile=$STACK_DIR/credentials/telemetry/device-broker-password
+CloudBrokerHost=localhost
+CloudBrokerPort=$STACK_CLOUD_PORT
+CloudCAFile=$STACK_DIR/pki/ca.pem
+MetricsIntervalSec=${STACK_METRICS_INTERVAL:-10}
 EOF
         local dom
         for dom in "${STACK_DOMAINS[@]}"; do

@@ -36,8 +36,8 @@ out=$(setpriv --reuid=hub-identity --regid=hub-identity --init-groups "$(bin ide
 it_is "an unreadable drop-in fails, naming the file" "1:$dropin: cannot read: Permission denied" "$?:$out"
 chmod 0644 "$dropin"
 
-printf '[telemetry]\nCloudBrokerHost=mqtt.example.net\n' >"$dropin"
-out=$("$(bin telemetry)" --check-config --config-dir="$etc" 2>&1)
+mkdir -p "$STACK_DIR/etc3" && printf '[telemetry]\nCloudBrokerHost=mqtt.example.net\n' >"$STACK_DIR/etc3/hubguard.conf"
+out=$("$(bin telemetry)" --check-config --config-dir="$STACK_DIR/etc3" 2>&1)
 it_is "a cloud broker without a CA is refused: no plaintext fallback" 1 $?
 it_match "... saying so" "CloudBrokerHost= is set but CloudCAFile= is not: hubguard only talks to a cloud broker over TLS" "$out"
 

@@ -13,18 +13,22 @@ for dom in identity telemetry privacy; do
         it_is "org.hubguard.${dom}1 is owned by user hub-$dom" "$(id -u "hub-$dom")" "$owner"
 done
 
-# ---- hubctl status as root
+# ---- hubctl status as root (telemetry reports "online" once its cloud link is up)
+it_wait "$HUBCTL" status
 out=$("$HUBCTL" status)
 it_is "hubctl status exits 0 when all are running" 0 $?
-for dom in identity telemetry privacy; do
+for dom in identity privacy; do
         it_match "hubctl status shows $dom running" "$dom +running +$version" "$out"
 done
+it_match "hubctl status shows telemetry online" "telemetry +online +$version" "$out"
 
 json=$("$HUBCTL" status --json)
 it_is "hubctl status --json exits 0" 0 $?
 it_is "JSON: healthy" true "$(jq -r .healthy <<<"$json")"
 for dom in identity telemetry privacy; do
-        it_is "JSON: $dom reachable/version/state" "true $version running" \
+        want=running
+        [[ $dom == telemetry ]] && want=online
+        it_is "JSON: $dom reachable/version/state" "true $version $want" \
                 "$(jq -r ".domains.$dom | \"\(.reachable) \(.version) \(.state)\"" <<<"$json")"
 done
 it_is "--json before the command works too" "$json" "$("$HUBCTL" --json status)"

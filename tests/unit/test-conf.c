@@ -535,6 +535,7 @@ static void test_load_missing_everything(void **state) {
         assert_int_equal(config_load(f->dir, &c, &err), 0);
         assert_config_equal(&c, &d);
 
+        config_done(&c);
         config_set_all(&c);
         assert_int_equal(config_load(f->main_file, &c, &err), 0);
         assert_config_equal(&c, &d);

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* org.hubguard.telemetry1.Manager: the state of the link and the queue, in words a person can use. */
+
+#include "hubguard/bus-util.h"
+#include "telemetryd-manager.h"
+
+static TelemetryManager *manager(void *userdata) {
+        return ((HubDaemon *) userdata)->userdata;
+}
+
+static int property_get_offline_since(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "t", manager(userdata)->offline_since_usec);
+}
+
+static int property_get_queued(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Outbox *o = &manager(userdata)->outbox;
+
+        return sd_bus_message_append(reply, "t", streq(property, "QueuedMessages") ? o->rows : o->bytes);
+}
+
+static int property_get_dropped(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        TelemetryManager *m = manager(userdata);
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "{st}");
+        for (OutboxDrop d = 0; r >= 0 && d < _OUTBOX_DROP_MAX; d++)
+                r = sd_bus_message_append(reply, "{st}", outbox_drop_to_string(d), m->outbox.dropped[d]);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{st}", "invalid", m->invalid);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{st}", "rate-limited", m->rate_limited);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int property_get_counter(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "t", manager(userdata)->accepted);
+}
+
+static int property_get_last_error(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", manager(userdata)->last_error);
+}
+
+static int property_get_cloud(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        TelemetryManager *m = manager(userdata);
+        const typeof(m->daemon->config.telemetry) *t = &m->daemon->config.telemetry;
+        char buf[300] = "";
+
+        if (m->cloud_enabled)
+                (void) snprintf(buf, sizeof buf, "%s:%u", t->cloud_broker_host, t->cloud_broker_port);
+        return sd_bus_message_append(reply, "s", buf);
+}
+
+static int property_get_hub_id(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", manager(userdata)->hub_id);
+}
+
+static int method_list_devices(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        TelemetryManager *m = manager(userdata);
+        int r;
+
+        r = bus_verify_caller(msg, &(BusAccess) { .admin_group = true }, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : -EACCES;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(sttt)");
+        for (unsigned i = 0; r >= 0 && i < 2 * TELEMETRY_DEVICES_MAX; i++) {
+                const DeviceEntry *e = &m->devices[i];
+
+                if (e->id[0])
+                        r = sd_bus_message_append(reply, "(sttt)", e->id, e->accepted, e->invalid, e->rate_limited);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+const sd_bus_vtable telemetry_manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        HUB_MANAGER_COMMON_PROPERTIES,
+        SD_BUS_PROPERTY("HubId", "s", property_get_hub_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("CloudBroker", "s", property_get_cloud, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("OfflineSinceUSec", "t", property_get_offline_since, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("QueuedMessages", "t", property_get_queued, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("QueuedBytes", "t", property_get_queued, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("DroppedMessages", "a{st}", property_get_dropped, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("AcceptedMessages", "t", property_get_counter, 0, 0),
+        SD_BUS_PROPERTY("LastError", "s", property_get_last_error, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("ListDevices", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a(sttt)", devices_accepted_invalid_ratelimited), method_list_devices,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};

@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <mqtt_protocol.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+
+#include "hubguard/errno-util.h"
+#include "hubguard/log.h"
+#include "telemetryd-mqtt.h"
+
+#define MQTT_MISC_INTERVAL_USEC (1000 * 1000ULL)
+
+static void schedule_attempt(MqttClient *c, uint64_t delay_usec);
+
+static uint64_t now_usec(sd_event *e) {
+        uint64_t t = 0;
+
+        (void) sd_event_now(e, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
+static void set_error(MqttClient *c, const char *what, const char *detail) {
+        if (detail && detail[0])
+                (void) snprintf(c->last_error, sizeof c->last_error, "%s: %s", what, detail);
+        else
+                (void) snprintf(c->last_error, sizeof c->last_error, "%s", what);
+}
+
+/* Forget the current libmosquitto object and its sources. Never called from within a libmosquitto callback. */
+static void drop_connection(MqttClient *c) {
+        c->io = sd_event_source_disable_unref(c->io);
+        c->misc = sd_event_source_disable_unref(c->misc);
+        if (c->mosq) {
+                mosquitto_destroy(c->mosq);
+                c->mosq = NULL;
+        }
+        c->connected = false;
+}
+
+static void update_events(MqttClient *c) {
+        if (!c->io || !c->mosq)
+                return;
+        (void) sd_event_source_set_io_events(c->io, EPOLLIN | (mosquitto_want_write(c->mosq) ? EPOLLOUT : 0));
+}
+
+/* The link went down: say why, and try again after the backoff delay. */
+static void link_down(MqttClient *c, const char *reason) {
+        bool was_connected = c->connected;
+        uint64_t delay;
+
+        c->connected = false;
+        /* Stop watching the socket now: libmosquitto has closed it or is about to. */
+        c->io = sd_event_source_disable_unref(c->io);
+        if (c->stopping)
+                return;
+        delay = backoff_next(&c->backoff);
+        if (reason)
+                set_error(c, reason, c->tls_error);
+        log_full(was_connected ? LOG_WARNING : LOG_INFO, "%s %s:%u: %s; next attempt in %.1f s.", c->cfg.name,
+                 c->cfg.host, c->cfg.port, c->last_error, (double) delay / 1e6);
+        if (c->ops->disconnected)
+                c->ops->disconnected(c, c->userdata, c->last_error);
+        schedule_attempt(c, delay);
+}
+
+static void on_connect(struct mosquitto *mosq, void *userdata, int rc, int flags, const mosquitto_property *props) {
+        MqttClient *c = userdata;
+
+        if (rc != 0) {
+                /* A busy or over-quota broker asks us to come back later: go straight to the cap. */
+                if (rc == MQTT_RC_SERVER_BUSY || rc == MQTT_RC_QUOTA_EXCEEDED || rc == MQTT_RC_CONNECTION_RATE_EXCEEDED)
+                        backoff_server_busy(&c->backoff);
+                c->tls_error[0] = '\0';
+                set_error(c, "refused by the broker", mosquitto_reason_string(rc));
+                link_down(c, NULL);
+                return;
+        }
+        c->timer = sd_event_source_disable_unref(c->timer);
+        c->connected = true;
+        c->last_error[0] = c->tls_error[0] = '\0';
+        backoff_reset(&c->backoff);
+        log_info("%s %s:%u: connected.", c->cfg.name, c->cfg.host, c->cfg.port);
+        if (c->ops->connected)
+                c->ops->connected(c, c->userdata);
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *userdata, int rc, const mosquitto_property *props) {
+        MqttClient *c = userdata;
+        char why[128];
+
+        if (c->stopping)
+                return;
+        if (rc == MQTT_RC_SERVER_BUSY || rc == MQTT_RC_QUOTA_EXCEEDED || rc == MQTT_RC_CONNECTION_RATE_EXCEEDED)
+                backoff_server_busy(&c->backoff);
+        /* libmosquitto passes a MOSQ_ERR_* for local failures and the broker's reason code otherwise. */
+        (void) snprintf(why, sizeof why, "%s", rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO
+                                                        ? "connection lost"
+                                                : rc >= 0x80 ? mosquitto_reason_string(rc)
+                                                             : mosquitto_strerror(rc));
+        link_down(c, why);
+}
+
+static void on_publish(struct mosquitto *mosq, void *userdata, int mid, int reason_code,
+                       const mosquitto_property *props) {
+        MqttClient *c = userdata;
+
+        if (c->ops->published)
+                c->ops->published(c, c->userdata, mid, reason_code);
+}
+
+static void on_message(struct mosquitto *mosq, void *userdata, const struct mosquitto_message *m,
+                       const mosquitto_property *props) {
+        MqttClient *c = userdata;
+
+        if (c->ops->message)
+                c->ops->message(c, c->userdata, m);
+}
+
+static void on_log(struct mosquitto *mosq, void *userdata, int level, const char *str) {
+        MqttClient *c = userdata;
+
+        /* The only place libmosquitto tells why a TLS handshake failed: keep it for LastError. */
+        if (str && strncmp(str, "OpenSSL Error", 13) == 0) {
+                const char *p = strstr(str, "error:");
+
+                (void) snprintf(c->tls_error, sizeof c->tls_error, "TLS: %s", p ? p : str);
+        }
+        log_debug("%s: libmosquitto: %s", c->cfg.name, strempty(str));
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        MqttClient *c = userdata;
+        int rc = MOSQ_ERR_SUCCESS;
+
+        if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
+                rc = mosquitto_loop_read(c->mosq, 1);
+        /* The read may have brought the link down (and link_down() dropped this source). */
+        if (rc == MOSQ_ERR_SUCCESS && c->io && (revents & EPOLLOUT || mosquitto_want_write(c->mosq)))
+                rc = mosquitto_loop_write(c->mosq, 1);
+        if (rc != MOSQ_ERR_SUCCESS) {
+                /* libmosquitto has already called on_disconnect for a lost link; if not, do it ourselves. */
+                if (c->io)
+                        link_down(c, mosquitto_strerror(rc));
+                return 0;
+        }
+        update_events(c);
+        return 0;
+}
+
+static int on_misc(sd_event_source *s, uint64_t usec, void *userdata) {
+        MqttClient *c = userdata;
+
+        if (c->mosq && mosquitto_socket(c->mosq) >= 0) {
+                (void) mosquitto_loop_misc(c->mosq);
+                update_events(c);
+        }
+        (void) sd_event_source_set_time(s, usec + MQTT_MISC_INTERVAL_USEC);
+        return 0;
+}
+
+static int on_connect_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        MqttClient *c = userdata;
+
+        c->timer = sd_event_source_disable_unref(c->timer);
+        set_error(c, "no connection within the timeout", c->tls_error);
+        link_down(c, NULL);
+        return 0;
+}
+
+static int configure(MqttClient *c) {
+        const MqttClientConfig *cfg = &c->cfg;
+        int rc;
+
+        rc = mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+        if (rc == MOSQ_ERR_SUCCESS && cfg->username)
+                rc = mosquitto_username_pw_set(c->mosq, cfg->username, cfg->password);
+        if (rc == MOSQ_ERR_SUCCESS && cfg->tls) {
+                /* Peer verification and the host name check are on, always: there is no insecure mode. */
+                rc = mosquitto_tls_set(c->mosq, cfg->cafile, NULL, cfg->certfile, cfg->keyfile, NULL);
+                if (rc == MOSQ_ERR_SUCCESS)
+                        rc = mosquitto_tls_opts_set(c->mosq, 1, streq(cfg->tls_min_version, "tls1.3") ? "tlsv1.3" : "tlsv1.2",
+                                                    NULL);
+                if (rc == MOSQ_ERR_SUCCESS)
+                        rc = mosquitto_tls_insecure_set(c->mosq, false);
+                if (rc == MOSQ_ERR_SUCCESS && cfg->alpn)
+                        rc = mosquitto_string_option(c->mosq, MOSQ_OPT_TLS_ALPN, cfg->alpn);
+        }
+        if (rc == MOSQ_ERR_SUCCESS && cfg->will_topic)
+                rc = mosquitto_will_set_v5(c->mosq, cfg->will_topic, (int) strlen(cfg->will_payload),
+                                           cfg->will_payload, 1, true, NULL);
+        if (rc == MOSQ_ERR_SUCCESS)
+                rc = mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+        return errno_from_mosquitto(rc);
+}
+
+static void attempt(MqttClient *c) {
+        int rc, r;
+
+        drop_connection(c);
+        c->attempts++;
+        c->tls_error[0] = '\0';
+        c->mosq = mosquitto_new(c->cfg.client_id, true, c);
+        if (!c->mosq) {
+                set_error(c, "cannot create an MQTT client", strerror(errno));
+                link_down(c, NULL);
+                return;
+        }
+        mosquitto_connect_v5_callback_set(c->mosq, on_connect);
+        mosquitto_disconnect_v5_callback_set(c->mosq, on_disconnect);
+        mosquitto_publish_v5_callback_set(c->mosq, on_publish);
+        mosquitto_message_v5_callback_set(c->mosq, on_message);
+        mosquitto_log_callback_set(c->mosq, on_log);
+
+        r = configure(c);
+        if (r < 0) {
+                set_error(c, "invalid client settings", strerror(-r));
+                link_down(c, NULL);
+                return;
+        }
+        /* Non-blocking: the TCP connect and the TLS handshake go on in the event loop. */
+        rc = mosquitto_connect_bind_async(c->mosq, c->cfg.host, (int) c->cfg.port, (int) c->cfg.keepalive_sec,
+                                          NULL);
+        if (rc != MOSQ_ERR_SUCCESS) {
+                set_error(c, "cannot connect",
+                          rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+                link_down(c, NULL);
+                return;
+        }
+        r = sd_event_add_io(c->event, &c->io, mosquitto_socket(c->mosq), EPOLLIN | EPOLLOUT, on_io, c);
+        if (r >= 0)
+                r = sd_event_add_time_relative(c->event, &c->misc, CLOCK_MONOTONIC, MQTT_MISC_INTERVAL_USEC, 0,
+                                               on_misc, c);
+        if (r >= 0)
+                r = sd_event_add_time_relative(c->event, &c->timer, CLOCK_MONOTONIC,
+                                               c->cfg.connect_timeout_sec * 1000000ULL, 0, on_connect_timeout, c);
+        if (r < 0) {
+                set_error(c, "cannot watch the connection", strerror(-r));
+                link_down(c, NULL);
+        }
+}
+
+static int on_attempt_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        MqttClient *c = userdata;
+
+        c->timer = sd_event_source_disable_unref(c->timer);
+        attempt(c);
+        return 0;
+}
+
+static void schedule_attempt(MqttClient *c, uint64_t delay_usec) {
+        int r;
+
+        c->timer = sd_event_source_disable_unref(c->timer);
+        r = sd_event_add_time(c->event, &c->timer, CLOCK_MONOTONIC, now_usec(c->event) + delay_usec, 0,
+                              on_attempt_timer, c);
+        if (r < 0)
+                log_error_errno(r, "%s: cannot schedule a reconnect: %m", c->cfg.name);
+}
+
+int mqtt_client_start(MqttClient *c, sd_event *e, const MqttClientConfig *cfg, const MqttClientOps *ops,
+                      void *userdata) {
+        *c = (MqttClient) { .cfg = *cfg, .ops = ops, .userdata = userdata, .event = e };
+        backoff_init(&c->backoff, cfg->reconnect_min_usec, cfg->reconnect_max_usec);
+        schedule_attempt(c, 0);
+        return c->timer ? 0 : -ENOMEM;
+}
+
+void mqtt_client_stop(MqttClient *c) {
+        c->stopping = true;
+        c->timer = sd_event_source_disable_unref(c->timer);
+        if (c->mosq && c->connected) {
+                /* A clean DISCONNECT: the broker does not publish our will for a planned stop. */
+                (void) mosquitto_disconnect_v5(c->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
+                (void) mosquitto_loop_write(c->mosq, 1);
+        }
+        drop_connection(c);
+}
+
+int mqtt_client_publish(MqttClient *c, int *mid, const char *topic, const void *payload, size_t len, int qos,
+                        bool retain, const mosquitto_property *props) {
+        int rc;
+
+        if (!c->connected)
+                return -ENOTCONN;
+        if (len > INT32_MAX)
+                return -EMSGSIZE;
+        rc = mosquitto_publish_v5(c->mosq, mid, topic, (int) len, payload, qos, retain, props);
+        return errno_from_mosquitto(rc);
+}
+
+int mqtt_client_subscribe(MqttClient *c, const char *filter, int qos) {
+        if (!c->connected)
+                return -ENOTCONN;
+        return errno_from_mosquitto(mosquitto_subscribe_v5(c->mosq, NULL, filter, qos, 0, NULL));
+}
+
+void mqtt_client_flush(MqttClient *c) {
+        if (!c->mosq || !c->io)
+                return;
+        if (mosquitto_want_write(c->mosq) && mosquitto_loop_write(c->mosq, 1) != MOSQ_ERR_SUCCESS) {
+                if (c->io)
+                        link_down(c, "connection lost");
+                return;
+        }
+        update_events(c);
+}
