@@ -115,8 +115,7 @@ static uint64_t lost(const TelemetryInfo *t) {
         uint64_t n = 0;
 
         for (unsigned i = 0; i < t->n_dropped; i++)
-                if (streq(t->dropped[i].name, "full") || streq(t->dropped[i].name, "security-full") ||
-                    streq(t->dropped[i].name, "corrupt"))
+                if (streq(t->dropped[i].name, "full") || streq(t->dropped[i].name, "security-full"))
                         n += t->dropped[i].n;
         return n;
 }
@@ -148,6 +147,9 @@ static void print_text(const TelemetryInfo *t) {
         format_time(t->offline_since, when, sizeof when);
         if (streq(t->state, "online"))
                 printf("Cloud link:  online, to %s (this hub is %s)\n", t->cloud, t->hub_id);
+        else if (streq(t->state, "degraded"))
+                printf("Cloud link:  degraded: online to %s, but the local device broker is unreachable\n",
+                       t->cloud);
         else if (t->cloud[0])
                 printf("Cloud link:  %s: the cloud broker %s is unreachable since %s\n", t->state, t->cloud, when);
         else

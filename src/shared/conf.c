@@ -629,6 +629,10 @@ static int config_verify(const HubConfig *c, const char *confdir, ConfigError *e
                 return conf_fail(err, confdir, 0,
                                  "[telemetry] CloudBrokerHost= is set but CloudCAFile= is not: hubguard only talks to "
                                  "a cloud broker over TLS, verified against that CA");
+        if (!t->device_topic_pattern || !t->cloud_tls_min_version || !t->cloud_topic_prefix)
+                return conf_fail(err, confdir, 0,
+                                 "[telemetry] DeviceTopicPattern=, CloudTLSMinVersion= and CloudTopicPrefix= "
+                                 "cannot be empty");
         if (!t->device_broker_user != !t->device_broker_password_file)
                 return conf_fail(err, confdir, 0,
                                  "[telemetry] DeviceBrokerUser= and DeviceBrokerPasswordFile= go together");

@@ -58,6 +58,8 @@ typedef struct TelemetryManager {
         char last_error[320];
 
         DeviceEntry *devices;        /* open addressing, TELEMETRY_DEVICES_MAX * 2 slots */
+        DeviceEntry overflow;        /* the shared bucket of devices beyond the table */
+        char outbox_epoch[16];       /* part of every message id: a rebuilt outbox never reuses one */
         unsigned n_devices;
         uint64_t accepted, invalid, rate_limited, untracked;
 

@@ -3,6 +3,7 @@
 #include <mqtt_protocol.h>
 #include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "hubguard/errno-util.h"
 #include "hubguard/log.h"
@@ -132,6 +133,21 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         MqttClient *c = userdata;
         int rc = MOSQ_ERR_SUCCESS;
 
+        /*
+         * A refused or reset connection before CONNACK: libmosquitto 2.0 takes the TLS layer's
+         * SSL_ERROR_SYSCALL for "try again", and epoll would report the hang-up for ever.
+         */
+        if (!c->connected && (revents & (EPOLLERR | EPOLLHUP))) {
+                int err = 0;
+                socklen_t len = sizeof err;
+
+                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err == 0)
+                        err = ECONNRESET;
+                set_error(c, "cannot connect", strerror(err));
+                link_down(c, NULL);
+                return 0;
+        }
+
         if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
                 rc = mosquitto_loop_read(c->mosq, 1);
         /* The read may have brought the link down (and link_down() dropped this source). */
@@ -154,7 +170,9 @@ static int on_misc(sd_event_source *s, uint64_t usec, void *userdata) {
                 (void) mosquitto_loop_misc(c->mosq);
                 update_events(c);
         }
+        /* Timer sources fire once: set the next time and switch it on again. */
         (void) sd_event_source_set_time(s, usec + MQTT_MISC_INTERVAL_USEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
         return 0;
 }
 
@@ -221,8 +239,11 @@ static void attempt(MqttClient *c) {
         rc = mosquitto_connect_bind_async(c->mosq, c->cfg.host, (int) c->cfg.port, (int) c->cfg.keepalive_sec,
                                           NULL);
         if (rc != MOSQ_ERR_SUCCESS) {
+                /* A handshake can fail right here: then libmosquitto's log line says why. */
                 set_error(c, "cannot connect",
-                          rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+                          rc == MOSQ_ERR_TLS && c->tls_error[0] ? c->tls_error
+                          : rc == MOSQ_ERR_ERRNO              ? strerror(errno)
+                                                              : mosquitto_strerror(rc));
                 link_down(c, NULL);
                 return;
         }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <sodium.h>
 #include <stdio.h>
 
 #include "hubguard/db.h"
@@ -27,7 +28,6 @@ static const char *const drop_names[_OUTBOX_DROP_MAX] = {
         [OUTBOX_DROP_FULL] = "full",
         [OUTBOX_DROP_SECURITY_FULL] = "security-full",
         [OUTBOX_DROP_REJECTED] = "rejected",
-        [OUTBOX_DROP_CORRUPT] = "corrupt",
 };
 
 const char *outbox_drop_to_string(OutboxDrop d) {
@@ -113,9 +113,33 @@ void outbox_done(Outbox *o) {
         *o = (Outbox) {};
 }
 
+static void recount(Outbox *o) {
+        (void) query_u64(o->db, "SELECT count(*) FROM outbox", &o->rows);
+        (void) query_u64(o->db, "SELECT coalesce(sum(length(payload)), 0) FROM outbox", &o->bytes);
+        (void) query_u64(o->db, "SELECT count(*) FROM outbox WHERE priority = 0", &o->security_rows);
+        for (int d = 0; d < _OUTBOX_DROP_MAX; d++) {
+                char sql[128];
+
+                (void) snprintf(sql, sizeof sql, "SELECT coalesce(max(value), 0) FROM counters WHERE name = '%s'",
+                                drop_names[d]);
+                (void) query_u64(o->db, sql, &o->dropped[d]);
+        }
+}
+
+/* The open transaction is gone (a failed COMMIT, or SQLite rolled it back on an I/O or full-disk
+ * error): its rows were never durable. Tell their producers, and count again from the file. */
+static void transaction_lost(Outbox *o, int error) {
+        run_waiters(o, error);
+        o->pending_first_seq = 0;
+        o->pending_rows = 0;
+        recount(o);
+}
+
 static int begin_if_needed(Outbox *o) {
         if (!sqlite3_get_autocommit(o->db))
                 return 0;
+        if (o->pending_rows > 0 || o->waiters)
+                transaction_lost(o, -EIO);
         return db_exec(o->db, "BEGIN IMMEDIATE");
 }
 
@@ -272,24 +296,24 @@ int64_t outbox_enqueue(Outbox *o, OutboxPriority prio, const char *topic, const 
 int outbox_commit(Outbox *o) {
         int r;
 
-        if (sqlite3_get_autocommit(o->db))
+        if (sqlite3_get_autocommit(o->db)) {
+                /* SQLite rolled the transaction back by itself after an error. */
+                if (o->pending_rows > 0 || o->waiters) {
+                        transaction_lost(o, -EIO);
+                        return -EIO;
+                }
                 return 0;
+        }
         r = db_exec(o->db, "COMMIT");
         if (r < 0) {
                 /* The rows never became durable: roll back, and tell the producers. */
                 (void) db_exec(o->db, "ROLLBACK");
                 log_debug("Outbox commit failed: %s", strerror(-r));
-                run_waiters(o, r);
-                o->pending_first_seq = 0;
-                o->pending_rows = 0;
-                /* The totals counted the lost rows: read them again. */
-                (void) query_u64(o->db, "SELECT count(*) FROM outbox", &o->rows);
-                (void) query_u64(o->db, "SELECT coalesce(sum(length(payload)), 0) FROM outbox", &o->bytes);
-                (void) query_u64(o->db, "SELECT count(*) FROM outbox WHERE priority = 0", &o->security_rows);
+                transaction_lost(o, r);
                 return r;
         }
         if (o->pending_rows > 0)
-                o->committed_seq = MAX(o->committed_seq, sqlite3_last_insert_rowid(o->db));
+                o->committed_seq = MAX(o->committed_seq, o->pending_first_seq + (int64_t) o->pending_rows - 1);
         o->pending_first_seq = 0;
         o->pending_rows = 0;
         run_waiters(o, 0);
@@ -333,4 +357,37 @@ int outbox_remove(Outbox *o, int64_t seq, bool rejected) {
         if (r >= 0 && deleted && rejected)
                 r = bump_counter(o, OUTBOX_DROP_REJECTED, 1);
         return r;
+}
+
+int outbox_epoch(sqlite3 *db, char *buf, size_t size) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        unsigned char raw[4];
+        int rc;
+
+        rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'outbox_epoch'", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return errno_from_sqlite(rc);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                const char *v = (const char *) sqlite3_column_text(st, 0);
+
+                if (!v || strlen(v) != 8 || strspn(v, "0123456789abcdef") != 8 || size < 9)
+                        return -EBADMSG;
+                memcpy(buf, v, 9);
+                return 0;
+        }
+        if (rc != SQLITE_DONE)
+                return errno_from_sqlite(rc);
+        sqlite3_finalize(TAKE_PTR(st));
+
+        randombytes_buf(raw, sizeof raw);
+        if (size < 9)
+                return -ENOBUFS;
+        sodium_bin2hex(buf, size, raw, sizeof raw);
+        rc = sqlite3_prepare_v2(db, "INSERT INTO meta (key, value) VALUES ('outbox_epoch', ?1)", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return errno_from_sqlite(rc);
+        (void) sqlite3_bind_text(st, 1, buf, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        return rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
 }

@@ -35,7 +35,6 @@ typedef enum OutboxDrop {
         OUTBOX_DROP_FULL,          /* routine telemetry dropped for room */
         OUTBOX_DROP_SECURITY_FULL, /* security events over their own cap */
         OUTBOX_DROP_REJECTED,      /* the broker refused a message for good (e.g. not authorised) */
-        OUTBOX_DROP_CORRUPT,       /* lost with a corrupt outbox that was rebuilt */
         _OUTBOX_DROP_MAX,
 } OutboxDrop;
 
@@ -100,5 +99,12 @@ int outbox_next(Outbox *o, OutboxPriority prio, int64_t after_seq, OutboxMessage
 /* The broker has it (or refused it for good, with drop set): delete it. */
 int outbox_remove(Outbox *o, int64_t seq, bool rejected);
 
-/* Count a loss that did not go through the outbox (e.g. a rebuilt database). */
+/* Count a loss that did not go through the outbox. */
 int outbox_count_drop(Outbox *o, OutboxDrop d, uint64_t n);
+
+/*
+ * The outbox's epoch: 8 hex digits made when the database was created (and made anew when a
+ * corrupt one is rebuilt), part of every message id, so that the ids of a rebuilt outbox, whose
+ * sequence starts again at 1, never repeat ids the cloud has seen.
+ */
+int outbox_epoch(sqlite3 *db, char *buf, size_t size);

@@ -88,7 +88,7 @@ static bool object_is_valid(json_t *o, int depth, unsigned *n_keys, char *reason
                         (void) snprintf(reason, size, "a member name is not 1-%d of [A-Za-z0-9_.-]", DEVICE_KEY_MAX);
                         return false;
                 }
-                if (json_is_object(v)) {
+                if (json_is_object(v) && !(depth == 0 && streq(key, "ts"))) {
                         if (depth >= 1) {
                                 (void) snprintf(reason, size, "'%s' is nested too deeply", key);
                                 return false;

@@ -64,6 +64,12 @@ it_teardown() {
                         sed 's/^/# /' "$f" | tail -n 40
                 done
         fi
+        # Background helpers of the test (subscribers, fake servers) must not outlive it: they would
+        # hold the test runner's output pipe open.
+        local j
+        for j in $(jobs -p); do
+                kill "$j" 2>/dev/null
+        done
         stack_down
         echo "1..$IT_N"
         ((IT_FAILED == 0 && rc == 0)) || exit 1

@@ -121,6 +121,8 @@ stack_brokers() {
         cat >"$d/device.conf" <<EOF
 per_listener_settings true
 persistence false
+# A subscriber that falls behind a burst gets its messages late rather than never.
+max_queued_messages 100000
 log_dest stdout
 user mosquitto
 listener $STACK_DEVICE_PORT 127.0.0.1
@@ -129,6 +131,7 @@ password_file $d/passwd
 EOF
         cat >"$d/cloud.conf" <<EOF
 persistence false
+max_queued_messages 100000
 log_dest stdout
 user mosquitto
 listener $STACK_CLOUD_PORT 127.0.0.1

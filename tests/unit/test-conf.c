@@ -54,7 +54,7 @@ static void make_dropin(Fixture *f, const char *name, const char *content) {
 
 /* A configuration that differs from the defaults in every field. */
 static void config_set_all(HubConfig *c) {
-        config_init(c);
+        assert_int_equal(config_init_defaults(c), 0);
         c->general.log_level = LOG_CRIT;
         c->domain[HUB_DOMAIN_IDENTITY].log_level = LOG_DEBUG;
         c->domain[HUB_DOMAIN_TELEMETRY].log_level = LOG_WARNING;
@@ -474,7 +474,7 @@ static void test_parse_failure_leaves_config(void **state) {
 
         /* The first lines would change every field; the error on the last line must undo all of it. */
         config_set_all(&c);
-        before = c;
+        assert_int_equal(config_copy(&before, &c), 0);
         assert_int_equal(PARSE("[general]\nLogLevel=debug\n[identity]\nLogLevel=inherit\n"
                                "[telemetry]\nLogLevel=info\n[privacy]\nLogLevel=info\nBogus=1\n",
                                &c, &err),
@@ -710,7 +710,7 @@ static void test_load_failure_leaves_config(void **state) {
         write_string_or_die(f->main_file, "[general]\nLogLevel=debug\n[identity]\nLogLevel=inherit\n");
         make_dropin(f, "zz.conf", "[general]\nLogLevel=loud\n");
         config_set_all(&c);
-        before = c;
+        assert_int_equal(config_copy(&before, &c), 0);
         assert_int_equal(config_load(f->dir, &c, &err), -EINVAL);
         assert_int_equal(err.line, 2);
         assert_config_equal(&c, &before);
@@ -727,7 +727,7 @@ static void test_load_unreadable_main_file(void **state) {
         /* Root reads any file: give up the override so the mode bites in CI too. */
         caps_drop_dac();
         config_set_all(&c);
-        before = c;
+        assert_int_equal(config_copy(&before, &c), 0);
         assert_int_equal(config_load(f->dir, &c, &err), -EACCES);
         caps_restore();
         assert_error(&err, f->main_file, 0, "cannot read: Permission denied");
