@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "hubguard/macro.h"
 
@@ -41,6 +42,9 @@ int db_open(const char *path, const DbMigration *migrations, size_t n_migrations
 
 /* Run SQL without results. Returns 0 or a negative errno. */
 int db_exec(sqlite3 *db, const char *sql);
+
+/* The first column of the first row of sql as an integer; -ENODATA if there is no row. */
+int db_query_int64(sqlite3 *db, const char *sql, int64_t *ret);
 
 /* PRAGMA user_version. */
 int db_get_user_version(sqlite3 *db, int *ret);

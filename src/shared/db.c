@@ -23,7 +23,7 @@ int db_exec(sqlite3 *db, const char *sql) {
         return 0;
 }
 
-static int db_query_int(sqlite3 *db, const char *sql, int *ret) {
+int db_query_int64(sqlite3 *db, const char *sql, int64_t *ret) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         int rc;
 
@@ -33,8 +33,17 @@ static int db_query_int(sqlite3 *db, const char *sql, int *ret) {
         rc = sqlite3_step(st);
         if (rc != SQLITE_ROW)
                 return rc == SQLITE_DONE ? -ENODATA : errno_from_sqlite(rc);
-        *ret = sqlite3_column_int(st, 0);
+        *ret = sqlite3_column_int64(st, 0);
         return 0;
+}
+
+static int db_query_int(sqlite3 *db, const char *sql, int *ret) {
+        int64_t v;
+        int r = db_query_int64(db, sql, &v);
+
+        if (r >= 0)
+                *ret = (int) MIN(MAX(v, (int64_t) INT_MIN), (int64_t) INT_MAX);
+        return r;
 }
 
 int db_get_user_version(sqlite3 *db, int *ret) {

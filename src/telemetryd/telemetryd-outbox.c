@@ -40,18 +40,14 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret) {
         return rc == SQLITE_OK ? 0 : errno_from_sqlite(rc);
 }
 
+/* A count or sum: never negative, even from a damaged file. */
 static int query_u64(sqlite3 *db, const char *sql, uint64_t *ret) {
-        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        int rc;
+        int64_t v;
+        int r = db_query_int64(db, sql, &v);
 
-        rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-        if (rc != SQLITE_OK)
-                return errno_from_sqlite(rc);
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW)
-                return errno_from_sqlite(rc == SQLITE_DONE ? SQLITE_CORRUPT : rc);
-        *ret = (uint64_t) MAX(sqlite3_column_int64(st, 0), 0);
-        return 0;
+        if (r >= 0)
+                *ret = (uint64_t) MAX(v, 0);
+        return r;
 }
 
 int outbox_init(Outbox *o, sqlite3 *db, uint64_t max_rows, uint64_t max_bytes, uint64_t max_security) {

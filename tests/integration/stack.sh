@@ -130,7 +130,9 @@ allow_anonymous false
 password_file $d/passwd
 EOF
         cat >"$d/cloud.conf" <<EOF
-persistence false
+# Like a fleet's broker, it keeps what it acknowledged across a restart (for persistent sessions).
+persistence true
+persistence_location $d/
 max_queued_messages 100000
 log_dest stdout
 user mosquitto
