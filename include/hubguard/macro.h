@@ -100,6 +100,17 @@ static inline void erase_and_freep(void *p) {
 /* Overwrite a buffer in a way the compiler may not elide (sodium_memzero). */
 void explicit_erase(void *p, size_t n);
 
+/* A NUL-terminated copy of n bytes that need not be NUL-terminated themselves (unlike strndup()). */
+static inline char *memdup_str(const void *p, size_t n) {
+        char *s = malloc(n + 1);
+
+        if (!s)
+                return NULL;
+        memcpy(s, p, n);
+        s[n] = '\0';
+        return s;
+}
+
 static inline const char *strempty(const char *s) {
         return s ? s : "";
 }

@@ -416,7 +416,7 @@ static int cert_pem(X509 *cert, char **ret) {
                 return -EIO;
         }
         len = BIO_get_mem_data(b, &data);
-        *ret = strndup(data, (size_t) len);
+        *ret = memdup_str(data, (size_t) len);
         BIO_free(b);
         return *ret ? 0 : -ENOMEM;
 }

@@ -110,7 +110,7 @@ static int pem_out(int (*write)(BIO *, void *), void *obj, char **ret) {
         if (!write(b, obj))
                 return errno_from_openssl(-EIO);
         len = BIO_get_mem_data(b, &data);
-        copy = strndup(data, (size_t) len);
+        copy = memdup_str(data, (size_t) len);
         if (!copy)
                 return -ENOMEM;
         *ret = copy;

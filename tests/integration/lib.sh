@@ -21,7 +21,8 @@ it_ok() {
         local desc=$1
         shift
         IT_N=$((IT_N + 1))
-        if "$@"; then
+        # What the check prints is not TAP: it goes to stderr.
+        if "$@" >&2; then
                 echo "ok $IT_N - $desc"
         else
                 IT_FAILED=$((IT_FAILED + 1))

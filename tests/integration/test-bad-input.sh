@@ -114,7 +114,7 @@ it_is "hubctl status shows privacy running" 0 "$("$HUBCTL" status >/dev/null; ec
 
 # A database with a torn page inside (valid header, damaged b-tree).
 stack_stop privacy
-sqlite3 "$db" "CREATE TABLE filler(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < 2000) INSERT INTO filler SELECT randomblob(200) FROM c; PRAGMA wal_checkpoint(TRUNCATE);"
+sqlite3 "$db" "CREATE TABLE filler(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < 2000) INSERT INTO filler SELECT randomblob(200) FROM c; PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
 printf '\xff%.0s' $(seq 1 600) | dd of="$db" bs=1 seek=$((4096 * 3 + 8)) conv=notrunc status=none
 : >"$HUBGUARD_LOG_DIR/hub-privacyd.log"
 stack_daemon privacy

@@ -142,7 +142,7 @@ static char *cert_to_pem(X509 *cert) {
         assert_int_equal(PEM_write_bio_X509(b, cert), 1);
         len = BIO_get_mem_data(b, &data);
         assert_true(len > 0);
-        copy = strndup(data, (size_t) len);
+        copy = memdup_str(data, (size_t) len);
         assert_non_null(copy);
         return copy;
 }
