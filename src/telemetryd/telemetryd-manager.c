@@ -119,8 +119,12 @@ int telemetry_enqueue(TelemetryManager *m, OutboxPriority prio, const char *topi
                 return -ENOMEM;
         seq = outbox_enqueue(&m->outbox, prio, topic, text, strlen(text), realtime_usec(), NULL, NULL);
         if (seq < 0) {
-                if (seq == -ENOSPC)
+                if (seq == -ENOSPC) {
+                        /* Refused for lack of room: telemetry lost, so counted like the rest. */
+                        (void) outbox_count_drop(&m->outbox, OUTBOX_DROP_FULL, 1);
+                        schedule_commit(m);
                         log_debug("Outbox full of security events; dropped a routine message for '%s'.", topic);
+                }
                 else
                         log_warning_errno((int) seq, "Cannot queue a message for '%s': %m", topic);
                 return (int) seq;

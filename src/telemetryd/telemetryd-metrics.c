@@ -2,7 +2,7 @@
 
 /*
  * The hub's vital signs, read from /proc and /sys on each tick: CPU use since the last tick,
- * memory, load, bytes per network interface, processes, listening sockets, temperatures, and the
+ * memory, load, bytes per network interface, tasks, listening sockets, temperatures, and the
  * free space of the state directory. Every read is bounded; what cannot be read is left out.
  */
 
@@ -17,7 +17,6 @@
 #define INTERFACES_MAX 32
 #define THERMAL_ZONES_MAX 16
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 static void add_cpu(TelemetryManager *m, json_t *o) {
         unsigned long long v[8] = {}, total = 0, idle;
@@ -38,7 +37,7 @@ static void add_cpu(TelemetryManager *m, json_t *o) {
 }
 
 static void add_memory_and_load(json_t *o) {
-        unsigned long long total = 0, avail = 0;
+        unsigned long long total = 0, avail = 0, tasks;
         double l1, l5, l15;
         char line[256];
         FILE *f;
@@ -54,9 +53,13 @@ static void add_memory_and_load(json_t *o) {
                 (void) json_object_set_new(o, "memory_total_kib", json_integer((json_int_t) total));
                 (void) json_object_set_new(o, "memory_available_kib", json_integer((json_int_t) avail));
         }
+        /* The fourth field, running/total, counts every task of the system, even where the unit's
+         * ProtectProc=invisible hides other users' /proc/PID directories. */
         f = fopen("/proc/loadavg", "re");
-        if (f && fscanf(f, "%lf %lf %lf", &l1, &l5, &l15) == 3)
+        if (f && fscanf(f, "%lf %lf %lf %*u/%llu", &l1, &l5, &l15, &tasks) == 4) {
                 (void) json_object_set_new(o, "load", json_pack("[f, f, f]", l1, l5, l15));
+                (void) json_object_set_new(o, "tasks", json_integer((json_int_t) tasks));
+        }
         if (f)
                 fclose(f);
 }
@@ -81,18 +84,6 @@ static void add_network(json_t *o) {
         }
         if (ifs)
                 (void) json_object_set_new(o, "network", ifs);
-}
-
-static void add_processes(json_t *o) {
-        _cleanup_(closedirp) DIR *d = opendir("/proc");
-        struct dirent *de;
-        int n = 0;
-
-        while (d && (de = readdir(d)))
-                if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
-                        n++;
-        if (d)
-                (void) json_object_set_new(o, "processes", json_integer(n));
 }
 
 /* Sockets in state LISTEN (0A) in /proc/net/tcp{,6}: a new one on a hub is worth a look. */
@@ -138,7 +129,6 @@ json_t *telemetry_collect_metrics(TelemetryManager *m) {
         add_cpu(m, o);
         add_memory_and_load(o);
         add_network(o);
-        add_processes(o);
         add_listening(o);
         add_temperatures(o);
         if (statvfs(m->daemon->state_dir, &sv) == 0)

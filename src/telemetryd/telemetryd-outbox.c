@@ -62,6 +62,9 @@ int outbox_init(Outbox *o, sqlite3 *db, uint64_t max_rows, uint64_t max_bytes, u
         if (r >= 0)
                 r = query_u64(db, "SELECT count(*) FROM outbox WHERE priority = 0", &o->security_rows);
         if (r >= 0)
+                r = query_u64(db, "SELECT coalesce(sum(length(payload)), 0) FROM outbox WHERE priority = 0",
+                              &o->security_bytes);
+        if (r >= 0)
                 r = query_u64(db, "SELECT coalesce(max(seq), 0) FROM outbox", &seq);
         for (int d = 0; r >= 0 && d < _OUTBOX_DROP_MAX; d++) {
                 char sql[128];
@@ -113,6 +116,8 @@ static void recount(Outbox *o) {
         (void) query_u64(o->db, "SELECT count(*) FROM outbox", &o->rows);
         (void) query_u64(o->db, "SELECT coalesce(sum(length(payload)), 0) FROM outbox", &o->bytes);
         (void) query_u64(o->db, "SELECT count(*) FROM outbox WHERE priority = 0", &o->security_rows);
+        (void) query_u64(o->db, "SELECT coalesce(sum(length(payload)), 0) FROM outbox WHERE priority = 0",
+                         &o->security_bytes);
         for (int d = 0; d < _OUTBOX_DROP_MAX; d++) {
                 char sql[128];
 
@@ -153,8 +158,10 @@ static int delete_row(Outbox *o, int64_t seq, bool *ret_deleted) {
 
                 o->rows -= o->rows > 0;
                 o->bytes -= MIN(o->bytes, len);
-                if (prio == OUTBOX_PRIORITY_SECURITY)
+                if (prio == OUTBOX_PRIORITY_SECURITY) {
                         o->security_rows -= o->security_rows > 0;
+                        o->security_bytes -= MIN(o->security_bytes, len);
+                }
                 *ret_deleted = true;
                 rc = sqlite3_step(o->delete);
         }
@@ -215,6 +222,11 @@ static int drop_oldest(Outbox *o, OutboxPriority prio, OutboxDrop why) {
 static int make_room(Outbox *o, OutboxPriority prio, size_t len) {
         int r;
 
+        /* Routine telemetry that would not fit even with every routine message gone is refused
+         * before anything is dropped for it. */
+        if (prio == OUTBOX_PRIORITY_ROUTINE &&
+            (o->security_rows + 1 > o->max_rows || o->security_bytes + len > o->max_bytes))
+                return -ENOSPC;
         if (prio == OUTBOX_PRIORITY_SECURITY && o->security_rows >= o->max_security) {
                 r = drop_oldest(o, OUTBOX_PRIORITY_SECURITY, OUTBOX_DROP_SECURITY_FULL);
                 if (r < 0)
@@ -274,8 +286,10 @@ int64_t outbox_enqueue(Outbox *o, OutboxPriority prio, const char *topic, const 
         seq = sqlite3_last_insert_rowid(o->db);
         o->rows++;
         o->bytes += len;
-        if (prio == OUTBOX_PRIORITY_SECURITY)
+        if (prio == OUTBOX_PRIORITY_SECURITY) {
                 o->security_rows++;
+                o->security_bytes += len;
+        }
         if (o->pending_first_seq == 0)
                 o->pending_first_seq = seq;
         o->pending_rows++;

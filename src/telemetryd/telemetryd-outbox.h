@@ -47,7 +47,7 @@ typedef struct OutboxWaiter OutboxWaiter;
 typedef struct Outbox {
         sqlite3 *db;
         uint64_t max_rows, max_bytes, max_security;
-        uint64_t rows, bytes, security_rows;      /* including uncommitted rows */
+        uint64_t rows, bytes, security_rows, security_bytes; /* including uncommitted rows */
         uint64_t dropped[_OUTBOX_DROP_MAX];       /* persisted in the counters table */
         int64_t committed_seq;                    /* rows up to here are durable */
         int64_t pending_first_seq;                /* first uncommitted seq, 0 if none */

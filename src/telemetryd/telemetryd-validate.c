@@ -16,6 +16,7 @@ static bool id_char(char c, bool dot) {
 
 int device_topic_match(const char *pattern, const char *topic, char *device_id) {
         const char *p = pattern, *t = topic;
+        char id[DEVICE_ID_MAX + 1];
         bool captured = false;
 
         if (!topic || strnlen(topic, 257) > 256)
@@ -29,16 +30,21 @@ int device_topic_match(const char *pattern, const char *topic, char *device_id) 
                         for (size_t i = 0; i < tl; i++)
                                 if (!id_char(t[i], false))
                                         return -EINVAL;
-                        memcpy(device_id, t, tl);
-                        device_id[tl] = '\0';
+                        memcpy(id, t, tl);
+                        id[tl] = '\0';
                         captured = true;
                 } else if (pl != tl || memcmp(p, t, pl) != 0)
                         return -EINVAL;
                 p += pl;
                 t += tl;
                 /* Both end here, or both go on to another level. */
-                if (*p == '\0' || *t == '\0')
-                        return *p == '\0' && *t == '\0' && captured ? 0 : -EINVAL;
+                if (*p == '\0' || *t == '\0') {
+                        /* Nothing is written on failure. */
+                        if (*p != '\0' || *t != '\0' || !captured)
+                                return -EINVAL;
+                        strcpy(device_id, id);
+                        return 0;
+                }
                 p++;
                 t++;
         }

@@ -7,7 +7,7 @@
  *   size      1..MaxPayloadBytes bytes
  *   payload   UTF-8 JSON (jansson, duplicate keys refused) whose top level is an object of
  *             1..DEVICE_KEYS_MAX members; keys are 1-64 of [A-Za-z0-9_.-]; values are finite numbers,
- *             booleans, strings of up to DEVICE_STRING_MAX printable characters, or one level of
+ *             booleans, strings of up to DEVICE_STRING_MAX bytes of printable UTF-8, or one level of
  *             object holding such values; "ts", if present, is a number (seconds since the epoch)
  * Anything else is refused with a short reason (never the payload itself).
  */

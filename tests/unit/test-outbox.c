@@ -1133,11 +1133,31 @@ static void test_large(void **state) {
         assert_int_equal(count_rows(f->peer), 0);
 }
 
+/* A routine message that cannot fit even with every routine message gone drops nothing. */
+static void test_routine_refused_before_dropping(void **state) {
+        Fixture *f = *state;
+        int64_t a;
+
+        fixture_caps(f, 10, 100, 10);
+        a = enqueue_len(f, OUTBOX_PRIORITY_ROUTINE, 10);
+        assert_true(a > 0);
+        assert_true(enqueue_len(f, OUTBOX_PRIORITY_SECURITY, 80) > 0);
+        assert_int_equal(outbox_enqueue(&f->o, OUTBOX_PRIORITY_ROUTINE, "r", "012345678901234567890123456789", 30,
+                                        T0, NULL, NULL),
+                         -ENOSPC);
+        commit(f);
+        assert_dropped(f, 0, 0, 0);
+        assert_int_equal(f->o.rows, 2);
+        assert_int_equal(f->o.security_bytes, 80);
+        assert_totals(f);
+}
+
 #define FIXTURE_TEST(t) cmocka_unit_test_setup_teardown(t, fixture_setup, fixture_teardown)
 
 int main(void) {
         const struct CMUnitTest tests[] = {
                 FIXTURE_TEST(test_round_trip),
+                FIXTURE_TEST(test_routine_refused_before_dropping),
                 FIXTURE_TEST(test_next_never_uncommitted),
                 FIXTURE_TEST(test_next_after_counter_row),
                 FIXTURE_TEST(test_next_never_uncommitted_after_counter_rows),
