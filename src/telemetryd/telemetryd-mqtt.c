@@ -208,6 +208,9 @@ static int configure(MqttClient *c) {
                                            cfg->will_payload, 1, true, NULL);
         if (rc == MOSQ_ERR_SUCCESS)
                 rc = mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+        /* libmosquitto's own default is 20 in flight; the broker's Receive Maximum still caps it. */
+        if (rc == MOSQ_ERR_SUCCESS && cfg->send_maximum > 0)
+                rc = mosquitto_int_option(c->mosq, MOSQ_OPT_SEND_MAXIMUM, (int) cfg->send_maximum);
         return errno_from_mosquitto(rc);
 }
 

@@ -29,6 +29,7 @@ typedef struct MqttClientConfig {
         const char *alpn;            /* NULL: none */
         const char *will_topic, *will_payload; /* NULL: no will */
         unsigned keepalive_sec;
+        unsigned send_maximum;       /* QoS 1 messages in flight at most; 0: libmosquitto's default */
         unsigned connect_timeout_sec;
         uint64_t reconnect_min_usec, reconnect_max_usec;
 } MqttClientConfig;

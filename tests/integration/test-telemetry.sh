@@ -42,7 +42,7 @@ publish_seq() { seq "$2" "$3" | sed 's/.*/{"n": &}/' | mosquitto_pub "${device[@
 # check_arrived FILE FROM TO: every n arrived at least once, in order of first arrival.
 check_arrived() {
         awk -v from="$2" -v to="$3" '
-                { if (match($0, /"n":[0-9]+/)) { n = substr($0, RSTART + 4, RLENGTH - 4) + 0
+                { if (match($0, /"n": *[0-9]+/)) { n = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", n); n += 0
                         if (!(n in seen)) { seen[n] = 1; if (n < last) bad++; last = n; count++ } } }
                 END { for (i = from; i <= to; i++) if (!(i in seen)) missing++
                         printf "%d missing, %d out of order\n", missing + 0, bad + 0 }' "$1"
