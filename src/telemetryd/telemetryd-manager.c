@@ -93,6 +93,9 @@ static int on_commit(sd_event_source *s, uint64_t usec, void *userdata) {
         if (r < 0)
                 log_struct_errno(LOG_ERR, r, NULL, STRV("HUBGUARD_OUTBOX=commit"),
                                  "Outbox commit failed, the uncommitted messages are lost: %m");
+        /* Only now may the device broker hear that its messages arrived (the PUBACKs were held). */
+        if (m->device_enabled)
+                mqtt_client_flush(&m->device);
         telemetry_emit_queue(m);
         pump(m);
         return 0;
@@ -396,6 +399,13 @@ static void device_message(MqttClient *c, void *userdata, const struct mosquitto
         }
 }
 
+/* The device link's PUBACKs may go out when nothing received waits for a commit. */
+static bool device_may_flush(MqttClient *c, void *userdata) {
+        TelemetryManager *m = userdata;
+
+        return m->outbox.pending_rows == 0;
+}
+
 static void device_connected(MqttClient *c, void *userdata) {
         TelemetryManager *m = userdata;
         int r;
@@ -416,6 +426,7 @@ static const MqttClientOps device_ops = {
         .connected = device_connected,
         .disconnected = device_disconnected,
         .message = device_message,
+        .may_flush = device_may_flush,
 };
 
 /* ---- security events from the other domains ---- */
@@ -575,6 +586,8 @@ static int setup_device_broker(TelemetryManager *m) {
                                  &(MqttClientConfig) {
                                          .name = "Device broker",
                                          .host = t->device_broker_host,
+                                         /* A device's message is acknowledged after the commit that holds it. */
+                                         .hold_writes = true,
                                          .port = t->device_broker_port,
                                          .username = t->device_broker_user,
                                          .password = m->device_password,

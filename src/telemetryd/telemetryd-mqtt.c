@@ -38,10 +38,20 @@ static void drop_connection(MqttClient *c) {
         c->connected = false;
 }
 
+/*
+ * With hold_writes, what libmosquitto queued goes out only when the owner says nothing received is
+ * waiting to be made durable: libmosquitto's queue mixes the PUBACKs of durable and not yet
+ * durable messages, so it is all or nothing.
+ */
+static bool may_write(MqttClient *c) {
+        return !c->cfg.hold_writes || !c->ops->may_flush || c->ops->may_flush(c, c->userdata);
+}
+
 static void update_events(MqttClient *c) {
         if (!c->io || !c->mosq)
                 return;
-        (void) sd_event_source_set_io_events(c->io, EPOLLIN | (mosquitto_want_write(c->mosq) ? EPOLLOUT : 0));
+        (void) sd_event_source_set_io_events(c->io,
+                                             EPOLLIN | (mosquitto_want_write(c->mosq) && may_write(c) ? EPOLLOUT : 0));
 }
 
 /* The link went down: say why, and try again after the backoff delay. */
@@ -151,7 +161,8 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
                 rc = mosquitto_loop_read(c->mosq, 1);
         /* The read may have brought the link down (and link_down() dropped this source). */
-        if (rc == MOSQ_ERR_SUCCESS && c->io && (revents & EPOLLOUT || mosquitto_want_write(c->mosq)))
+        if (rc == MOSQ_ERR_SUCCESS && c->io && (revents & EPOLLOUT || mosquitto_want_write(c->mosq)) &&
+            (!c->connected || may_write(c)))
                 rc = mosquitto_loop_write(c->mosq, 1);
         if (rc != MOSQ_ERR_SUCCESS) {
                 /* libmosquitto has already called on_disconnect for a lost link; if not, do it ourselves. */
@@ -168,7 +179,13 @@ static int on_misc(sd_event_source *s, uint64_t usec, void *userdata) {
 
         if (c->mosq && mosquitto_socket(c->mosq) >= 0) {
                 (void) mosquitto_loop_misc(c->mosq);
-                update_events(c);
+                /* A PINGREQ must leave even on an idle link; may_write() decides for held writes. */
+                if (c->connected && mosquitto_want_write(c->mosq) && may_write(c) &&
+                    mosquitto_loop_write(c->mosq, 1) != MOSQ_ERR_SUCCESS) {
+                        if (c->io)
+                                link_down(c, "connection lost");
+                } else
+                        update_events(c);
         }
         /* Timer sources fire once: set the next time and switch it on again. */
         (void) sd_event_source_set_time(s, usec + MQTT_MISC_INTERVAL_USEC);
@@ -209,6 +226,10 @@ static int configure(MqttClient *c) {
         if (rc == MOSQ_ERR_SUCCESS)
                 rc = mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
         /* libmosquitto's own default is 20 in flight; the broker's Receive Maximum still caps it. */
+        /* "Threaded" only tells libmosquitto not to write from inside its own calls: packets wait in
+         * its queue for mosquitto_loop_write(), which we call when the owner allows it. */
+        if (rc == MOSQ_ERR_SUCCESS && cfg->hold_writes)
+                rc = mosquitto_threaded_set(c->mosq, true);
         if (rc == MOSQ_ERR_SUCCESS && cfg->send_maximum > 0)
                 rc = mosquitto_int_option(c->mosq, MOSQ_OPT_SEND_MAXIMUM, (int) cfg->send_maximum);
         return errno_from_mosquitto(rc);
@@ -321,7 +342,7 @@ int mqtt_client_subscribe(MqttClient *c, const char *filter, int qos) {
 void mqtt_client_flush(MqttClient *c) {
         if (!c->mosq || !c->io)
                 return;
-        if (mosquitto_want_write(c->mosq) && mosquitto_loop_write(c->mosq, 1) != MOSQ_ERR_SUCCESS) {
+        if (mosquitto_want_write(c->mosq) && may_write(c) && mosquitto_loop_write(c->mosq, 1) != MOSQ_ERR_SUCCESS) {
                 if (c->io)
                         link_down(c, "connection lost");
                 return;

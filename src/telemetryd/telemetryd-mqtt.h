@@ -30,6 +30,12 @@ typedef struct MqttClientConfig {
         const char *will_topic, *will_payload; /* NULL: no will */
         unsigned keepalive_sec;
         unsigned send_maximum;       /* QoS 1 messages in flight at most; 0: libmosquitto's default */
+        /*
+         * Hold what libmosquitto queues to send (above all the PUBACKs of received messages) while
+         * ops->may_flush() says no: so that a message is acknowledged only once the owner has made
+         * it durable. The owner calls mqtt_client_flush() when that changes.
+         */
+        bool hold_writes;
         unsigned connect_timeout_sec;
         uint64_t reconnect_min_usec, reconnect_max_usec;
 } MqttClientConfig;
@@ -42,6 +48,8 @@ typedef struct MqttClientOps {
         void (*message)(MqttClient *c, void *userdata, const struct mosquitto_message *m);
         /* PUBACK for mid, with its MQTT v5 reason code (< 0x80: accepted). */
         void (*published)(MqttClient *c, void *userdata, int mid, int reason_code);
+        /* With hold_writes: may what is queued go out now (nothing received is waiting to be made durable)? */
+        bool (*may_flush)(MqttClient *c, void *userdata);
 } MqttClientOps;
 
 struct MqttClient {
