@@ -62,6 +62,18 @@ it_ok "hub-telemetryd is online with the stack's cloud broker" online
 hub=$(prop HubId | tr -d '"')
 it_match "its hub id is the device id from hub-identityd" '^hub-[0-9a-f]{32}$' "$hub"
 
+# ---- a device's message is acknowledged only once it is durable: the PUBACK follows the fdatasync
+strace -f -tt -p "$(pgrep -f "hub-telemetryd --config-dir=$HUBGUARD_CONFIG_DIR" | head -1)" \
+        -e trace=fdatasync,write -o "$STACK_DIR/strace.txt" 2>/dev/null &
+tracer=$!
+sleep 0.5
+mosquitto_pub "${device[@]}" -t devices/durable/telemetry -m '{"t": 1}' -q 1 -i it-durable-device
+sleep 0.5
+kill "$tracer" 2>/dev/null
+wait "$tracer" 2>/dev/null
+order=$(grep -oE 'fdatasync|write\([0-9]+, "@\\2' "$STACK_DIR/strace.txt" | sed 's/write.*/puback/' | tr '\n' ' ')
+it_match "the PUBACK to the device broker comes after the commit's fdatasync" '^(fdatasync )+puback' "$order"
+
 # ---- 10,000 messages arrive, each id at least once, in order
 out=$STACK_DIR/cloud-1.txt
 subscribe "$out"
