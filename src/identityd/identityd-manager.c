@@ -226,6 +226,27 @@ static int provision_password(IdentityManager *m) {
         return 0;
 }
 
+/* The CN of the device certificate on disk, if it is a device id. */
+static int device_id_from_cert_file(IdentityManager *m, char *buf, size_t size) {
+        _cleanup_(X509_freep) X509 *cert = NULL;
+        _cleanup_free_ char *data = NULL;
+        char path[PATH_MAX];
+        size_t len;
+        int r;
+
+        r = identity_state_path(m, IDENTITY_CERT_FILE, path, sizeof path);
+        if (r >= 0)
+                r = read_file_bounded(path, CERT_PEM_MAX, &data, &len);
+        if (r >= 0)
+                r = cert_parse(data, len, &cert);
+        if (r < 0)
+                return r;
+        if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, (int) size) <= 0 ||
+            !device_id_is_valid(buf))
+                return -EBADMSG;
+        return 0;
+}
+
 static int setup_device_identity(IdentityManager *m) {
         char path[PATH_MAX];
         _cleanup_free_ char *pem = NULL;
@@ -233,7 +254,9 @@ static int setup_device_identity(IdentityManager *m) {
 
         r = meta_get(m->daemon->db, "device_id", m->device_id, sizeof m->device_id);
         if (r == -ENOENT) {
-                device_id_generate(m->device_id);
+                /* A rebuilt database keeps the identity the certificate already names, if any. */
+                if (device_id_from_cert_file(m, m->device_id, sizeof m->device_id) < 0)
+                        device_id_generate(m->device_id);
                 r = meta_set(m->daemon->db, "device_id", m->device_id);
         }
         if (r < 0 || !device_id_is_valid(m->device_id))

@@ -187,3 +187,15 @@ it_is "... and is no longer self-signed" false "$("$HUBCTL" identity show --json
 it_ok "... and is the device's certificate on disk" cmp -s "$STACK_DIR/issued.pem" "$state/device.pem"
 restart_identity
 it_is "... and survives a restart" false "$("$HUBCTL" identity show --json | jq -r .certificate_self_signed)"
+
+# ---- a corrupt identity database is rebuilt without changing who the hub is
+devid=$("$HUBCTL" identity show --json | jq -r .device_id)
+stack_stop identity
+head -c 8192 /dev/urandom >"$state/identity.db"
+chown hub-identity: "$state/identity.db"
+rm -f "$state/identity.db-wal" "$state/identity.db-shm"
+stack_daemon identity
+it_is "after a corrupt identity.db is rebuilt the device id is the one the certificate names" "$devid" \
+        "$("$HUBCTL" identity show --json | jq -r .device_id)"
+it_ok "... and the hub provisions a new password (the old hash is gone with the file)" \
+        test "$("$HUBCTL" provision status --json | jq -r .password_origin)" = generated
