@@ -80,7 +80,8 @@ static int call_failed(const char *what, const sd_bus_error *e, int r) {
                 fprintf(stderr, "hubctl %s: hub-identityd is not running (start hub-identityd.service).\n", what);
         else if (sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED))
                 fprintf(stderr, "hubctl %s: permission denied: this needs root%s.\n", what,
-                        streq(what, "identity csr") || streq(what, "password change")
+                        streq(what, "identity csr") || streq(what, "password change") ||
+                                        streq(what, "provision status") || streq(what, "identity show")
                                 ? " or membership in group " HUB_ADMIN_GROUP_NAME
                                 : "");
         else
@@ -176,7 +177,7 @@ static int provision_status(sd_bus *bus, const HubctlOptions *o) {
                 return print_json_obj(json_pack("{s:b, s:s, s:s}", "provisioned", info.provisioned, "password_origin",
                                                 info.origin, "device_id", info.device_id));
         printf("Admin password: %s\n",
-               streq(info.origin, "generated") ? "generated on first boot (read it once: hubctl provision show-initial)"
+               streq(info.origin, "generated") ? "generated on first boot (root reads it: hubctl provision show-initial)"
                : streq(info.origin, "owner")   ? "set by the owner"
                                                : "none: locked until root runs 'hubctl password set'");
         printf("Device id:      %s\n", info.device_id);

@@ -153,7 +153,7 @@ static void print_text(const TelemetryInfo *t) {
         else if (t->cloud[0])
                 printf("Cloud link:  %s: the cloud broker %s is unreachable since %s\n", t->state, t->cloud, when);
         else
-                printf("Cloud link:  %s: no cloud broker is configured\n", t->state);
+                printf("Cloud link:  %s: not sending to a cloud broker (see the reason)\n", t->state);
         if (t->last_error[0])
                 printf("Reason:      %s\n", t->last_error);
         printf("Waiting:     %" PRIu64 " message%s (%" PRIu64 " bytes) in the outbox; %s\n", t->queued,
