@@ -60,63 +60,27 @@ fi
 
 WORK=$(mktemp -d /tmp/hubguard-deb-lint.XXXXXX)
 
-# --- tools and build dependencies ------------------------------------------------------------
-APT_UPDATED=0
-apt_install() {
-        # apt_install CMD...: run an apt-get command, updating the lists once if it fails.
-        if ! DEBIAN_FRONTEND=noninteractive "$@" >"$WORK/apt.log" 2>&1; then
-                if [ "$APT_UPDATED" = 0 ]; then
-                        APT_UPDATED=1
-                        apt-get update >>"$WORK/apt.log" 2>&1 || true
-                        DEBIAN_FRONTEND=noninteractive "$@" >>"$WORK/apt.log" 2>&1 && return 0
-                fi
-                tail -n 30 "$WORK/apt.log" >&2
-                return 1
-        fi
-}
+# --- build (shared with the other system tests) ----------------------------------------------
+# shellcheck source=tests/system/lib/build-deb.sh
+. "$SRC_ROOT/tests/system/lib/build-deb.sh"
 
-need=()
-command -v dpkg-buildpackage >/dev/null || need+=(dpkg-dev)
-command -v dh >/dev/null || need+=(debhelper)
-command -v lintian >/dev/null || need+=(lintian)
-if [ ${#need[@]} -gt 0 ]; then
-        echo "# installing ${need[*]}"
-        apt_install apt-get install -y --no-install-recommends "${need[@]}"
+if ! command -v lintian >/dev/null; then
+        echo "# installing lintian"
+        hg_apt_install apt-get install -y --no-install-recommends lintian
 fi
 
-# --- pristine copy of the work tree -----------------------------------------------------------
-SRC="$WORK/hubguard"
-mkdir "$SRC"
-tar -C "$SRC_ROOT" \
-        --exclude-vcs --exclude-vcs-ignores \
-        --exclude='./build' --exclude='./build-*' --exclude='./builddir' --exclude='./obj-*' \
-        --exclude='./debian/.debhelper' --exclude='./debian/hubguard' --exclude='./debian/tmp' \
-        --exclude='./debian/files' --exclude='./debian/*.substvars' \
-        --exclude='./debian/debhelper-build-stamp' --exclude='./debian/*.debhelper.log' \
-        -cf - . | tar -C "$SRC" -xf -
-
-if ! (cd "$SRC" && dpkg-checkbuilddeps) >/dev/null 2>&1; then
-        echo "# installing build dependencies"
-        apt_install apt-get build-dep -y --no-install-recommends "$SRC"
-fi
-
-# --- build ------------------------------------------------------------------------------------
-VERSION=$(cd "$SRC" && dpkg-parsechangelog -S Version)
-ARCH=$(dpkg --print-architecture)
-DEB="$WORK/hubguard_${VERSION}_${ARCH}.deb"
-CHANGES="$WORK/hubguard_${VERSION}_${ARCH}.changes"
-
-echo "# building hubguard ${VERSION} in ${SRC}"
-if (cd "$SRC" && dpkg-buildpackage -us -uc -b -j2) >"$WORK/build.log" 2>&1 \
-        && [ -f "$DEB" ] && [ -f "$CHANGES" ]; then
+if hg_build_deb; then
         pass "build"
 else
-        tail -n 60 "$WORK/build.log"
+        tail -n 60 "$WORK/build.log" 2>/dev/null || true
         fail "build (log above)"
         for c in builddeps lintian contents maintscripts; do fail "$c (not run: no package)"; done
         summary
         exit 1
 fi
+SRC=$HG_SRC
+DEB=$HG_DEB
+CHANGES=$HG_CHANGES
 
 # --- build dependencies -------------------------------------------------------------------------
 # This machine has every library installed, so a dependency added to meson.build but not to
