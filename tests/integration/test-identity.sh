@@ -137,6 +137,19 @@ out=$(printf 'wrong-old\n%s\n' "Another-Strong-Pass-93" | hubctl_as "$IT_ADMIN" 
 it_match "... and then refused as a wrong password" "Wrong password" "$out"
 it_is "... leaving the password as it was" ok "$(sleep 4.1; verify root "$new")"
 
+# ---- root resets a forgotten password without the old one
+printf '\n%s\n' "Cobalt-Meadow-Tunnel-81" | "$HUBCTL" password change --stdin >/dev/null
+it_is "root resets the password with an empty old password" 0 $?
+it_is "... and the new one verifies" ok "$(verify root Cobalt-Meadow-Tunnel-81)"
+
+# ---- service users named in VerifyPasswordUsers= may verify; others may not
+printf '[identity]\nVerifyPasswordUsers=hub-privacy\n' >"$dropin"
+restart_identity
+it_is "a service user listed in VerifyPasswordUsers= may call VerifyPassword" ok \
+        "$(verify hub-privacy Cobalt-Meadow-Tunnel-81)"
+it_match "a service user not listed may not" "Access denied" "$(verify hub-telemetry Cobalt-Meadow-Tunnel-81)"
+rm -f "$dropin"
+
 # ---- locked mode: no password until root sets one
 stack_stop identity
 rm -rf "$state"

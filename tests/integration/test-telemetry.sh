@@ -224,4 +224,14 @@ try_broker wrongname "$pki/wrongname.pem" "$pki/wrongname.key"
 it_match "a broker whose name does not match is refused" '"offline" .*certificate verify failed' "$res"
 try_broker tls11 "$pki/server.pem" "$pki/server.key" -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0'
 it_match "a broker offering only TLS 1.1 is refused" '"offline" .*(protocol version|no protocols available|unsupported protocol|alert)' "$res"
+
+# ---- ALPN (e.g. AWS IoT Core on 443): the configured protocol is offered in the handshake
+port=$(stack_free_port)
+sleep 10 | openssl s_server -accept "$port" -cert "$pki/server.pem" -key "$pki/server.key" \
+        -alpn x-hubguard-test -naccept 1 >"$STACK_DIR/alpn.txt" 2>&1 &
+it_wait stack_port_listening "$port"
+printf '[telemetry]\nCloudBrokerPort=%s\nCloudALPN=x-hubguard-test\n' "$port" >"$dropin"
+stack_stop telemetry
+stack_daemon telemetry
+it_ok "CloudALPN= is offered to the broker" wait_eq 1 grep -c "ALPN protocols advertised by the client: x-hubguard-test" "$STACK_DIR/alpn.txt"
 rm -f "$dropin"
