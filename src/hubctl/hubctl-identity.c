@@ -100,10 +100,6 @@ typedef struct IdentityInfo {
         uint64_t not_after;
 } IdentityInfo;
 
-static void copy_prop(char *dst, size_t size, const char *src) {
-        (void) snprintf(dst, size, "%s", string_is_safe(src, size - 1) ? src : "?");
-}
-
 static int read_info(sd_bus_message *reply, IdentityInfo *info) {
         const char *name, *s;
         int r, b;
@@ -121,11 +117,11 @@ static int read_info(sd_bus_message *reply, IdentityInfo *info) {
                 } else if (streq(name, "PasswordOrigin") || streq(name, "DeviceId") || streq(name, "KeyFingerprint")) {
                         r = sd_bus_message_read(reply, "v", "s", &s);
                         if (r >= 0 && streq(name, "PasswordOrigin"))
-                                copy_prop(info->origin, sizeof info->origin, s);
+                                hubctl_copy_string(info->origin, sizeof info->origin, s);
                         else if (r >= 0 && streq(name, "DeviceId"))
-                                copy_prop(info->device_id, sizeof info->device_id, s);
+                                hubctl_copy_string(info->device_id, sizeof info->device_id, s);
                         else if (r >= 0)
-                                copy_prop(info->fingerprint, sizeof info->fingerprint, s);
+                                hubctl_copy_string(info->fingerprint, sizeof info->fingerprint, s);
                 } else if (streq(name, "CertificateNotAfterUSec"))
                         r = sd_bus_message_read(reply, "v", "t", &info->not_after);
                 else

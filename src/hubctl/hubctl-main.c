@@ -8,6 +8,7 @@
 #include "hubctl.h"
 #include "hubguard/bus-util.h"
 #include "hubguard/log.h"
+#include "hubguard/validate.h"
 
 static const HubctlVerb verbs[] = {
         { "status", "Show whether each domain is reachable, its version and state", verb_status_usage,
@@ -71,6 +72,10 @@ int hubctl_bus_open(sd_bus **ret) {
         }
         bus_register_errors();
         return 0;
+}
+
+void hubctl_copy_string(char *dst, size_t size, const char *src) {
+        (void) snprintf(dst, size, "%s", string_is_safe(src, size - 1) ? src : "?");
 }
 
 int hubctl_usage_error(const char *verb, const char *message) {

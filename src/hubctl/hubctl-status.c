@@ -30,11 +30,6 @@ typedef struct DomainStatus {
         char error[512];
 } DomainStatus;
 
-static void copy_checked(char *dst, const char *src) {
-        /* What a daemon says is still input: show it only if it is short, printable UTF-8. */
-        (void) snprintf(dst, STATUS_STRING_MAX + 1, "%s", string_is_safe(src, STATUS_STRING_MAX) ? src : "?");
-}
-
 static int read_properties(sd_bus_message *reply, DomainStatus *s) {
         int r;
 
@@ -51,7 +46,7 @@ static int read_properties(sd_bus_message *reply, DomainStatus *s) {
                         r = sd_bus_message_read(reply, "v", "s", &value);
                         if (r < 0)
                                 return r;
-                        copy_checked(streq(name, "Version") ? s->version : s->state, value);
+                        hubctl_copy_string(streq(name, "Version") ? s->version : s->state, STATUS_STRING_MAX + 1, value);
                 } else {
                         r = sd_bus_message_skip(reply, "v");
                         if (r < 0)

@@ -33,10 +33,6 @@ typedef struct TelemetryInfo {
         unsigned n_dropped;
 } TelemetryInfo;
 
-static void copy_string(char *dst, size_t size, const char *src) {
-        (void) snprintf(dst, size, "%s", string_is_safe(src, size - 1) ? src : "?");
-}
-
 static int read_dropped(sd_bus_message *reply, TelemetryInfo *t) {
         const char *name;
         uint64_t n;
@@ -47,7 +43,7 @@ static int read_dropped(sd_bus_message *reply, TelemetryInfo *t) {
                 r = sd_bus_message_enter_container(reply, 'a', "{st}");
         while (r >= 0 && (r = sd_bus_message_read(reply, "{st}", &name, &n)) > 0)
                 if (t->n_dropped < DROP_REASONS_MAX && identifier_is_valid(name, 31)) {
-                        copy_string(t->dropped[t->n_dropped].name, sizeof t->dropped[0].name, name);
+                        hubctl_copy_string(t->dropped[t->n_dropped].name, sizeof t->dropped[0].name, name);
                         t->dropped[t->n_dropped++].n = n;
                 }
         if (r >= 0)
@@ -82,7 +78,7 @@ static int read_info(sd_bus_message *reply, TelemetryInfo *t) {
                         if (streq(name, strings[i].name)) {
                                 r = sd_bus_message_read(reply, "v", "s", &s);
                                 if (r >= 0)
-                                        copy_string((char *) t + strings[i].offset,
+                                        hubctl_copy_string((char *) t + strings[i].offset,
                                                     i == 0 ? sizeof t->state : i == 1 ? sizeof t->hub_id
                                                                          : i == 2 ? sizeof t->cloud
                                                                                   : sizeof t->last_error,

@@ -41,6 +41,12 @@ int hubctl_bus_open(sd_bus **ret);
 int hubctl_verb_options(int argc, char *argv[], const char *usage, const char *allowed, HubctlOptions *o,
                         int *ret_first);
 
+/*
+ * What a daemon says is still input: copy src to dst (size bytes) only if it fits and is printable
+ * UTF-8, else "?".
+ */
+void hubctl_copy_string(char *dst, size_t size, const char *src);
+
 /* Print "hubctl VERB: MESSAGE" and the help hint; returns HUBCTL_EXIT_USAGE. */
 int hubctl_usage_error(const char *verb, const char *message);
 
