@@ -16,6 +16,7 @@
 #               has a listening TCP socket or an unconnected UDP/raw socket
 #   restart     poweroff and boot again on the same overlay: same device id, password hash and
 #               password; the password is not shown on the console again
+#   upgrade     a newer build of the same tree installed over it: services restart, state is kept
 #   purge       dpkg --purge removes units, bus policy and /var/lib/hubguard; no failed hubguard unit
 #   image       a second container from the same image, the package installed into it unbooted (as
 #               a hub image is made), first boot: keygen, services and console reveal run at boot;
@@ -575,6 +576,54 @@ failures=$(unit_failures "$T/journal-ct1b.export")
 [ -z "$failures" ] || note <<<"$failures"
 check "no hubguard unit failed during the first boot, its shutdown or the second boot (journal)" \
         test -z "$failures"
+
+# --- upgrade ------------------------------------------------------------------------------------
+# A newer build of the same tree (the changelog gets a higher version) installed over the running
+# one: the services restart on the new package and keep their state. Each daemon runs its
+# database migrations at start; this version has no newer schema to migrate to, so what is
+# checked is that the state is kept, not a migration.
+if [ -n "${HG_SRC:-}" ] && [ -d "$HG_SRC" ]; then
+        up_version="${HG_VERSION}+upgradetest1"
+        {
+                printf 'hubguard (%s) unstable; urgency=medium\n\n  * Upgrade test build.\n\n' "$up_version"
+                printf ' -- hubguard tests <devel@hubguard.example>  %s\n\n' "$(date -R)"
+                cat "$HG_SRC/debian/changelog"
+        } >"$T/changelog.new" && mv "$T/changelog.new" "$HG_SRC/debian/changelog"
+        mkdir -p "$T/debs/upgrade"
+        if (cd "$HG_SRC" && DEB_BUILD_OPTIONS=nocheck timeout 900 dpkg-buildpackage -us -uc -b -j2) \
+                   >"$T/build-upgrade.log" 2>&1 &&
+           cp "$WORK/hubguard_${up_version}_${HG_ARCH}.deb" "$T/debs/upgrade/"; then
+                pass "an upgrade package ${up_version} built"
+                pids_before=$(for d in identity telemetry privacy; do
+                        ct systemctl show -p MainPID --value "hub-${d}d.service"; done | tr '\n' ' ')
+                if ct dpkg -i "/mnt/debs/upgrade/hubguard_${up_version}_${HG_ARCH}.deb" >"$T/dpkg-upgrade.log" 2>&1; then
+                        pass "dpkg -i of the newer build over the running one"
+                else
+                        note <"$T/dpkg-upgrade.log"
+                        fail "dpkg -i of the newer build over the running one"
+                fi
+                installed=$(ct dpkg-query -W -f='${Version}' hubguard 2>/dev/null)
+                check "the newer version is installed (${installed})" test "$installed" = "$up_version"
+                if wait_active; then
+                        pass "after the upgrade the services and hubguard.target are active"
+                else
+                        fail "after the upgrade the services and hubguard.target are active"
+                fi
+                pids_after=$(for d in identity telemetry privacy; do
+                        ct systemctl show -p MainPID --value "hub-${d}d.service"; done | tr '\n' ' ')
+                check "the services were restarted on the new package (${pids_before}-> ${pids_after})" \
+                        eval '[ "$pids_before" != "$pids_after" ]'
+                devid1c=$(ct hubctl provision status --json | json_get 'j["device_id"]')
+                hash1c=$(password_hash ct1)
+                check "after the upgrade: same device id and password hash" \
+                        eval '[ -n "$devid1" ] && [ "$devid1c" = "$devid1" ] && [ -n "$hash1" ] && [ "$hash1c" = "$hash1" ]'
+        else
+                tail -n 40 "$T/build-upgrade.log" | note
+                fail "an upgrade package ${up_version} built"
+        fi
+else
+        note <<<"upgrade not tested: the package was given (HUBGUARD_DEB), not built from this tree"
+fi
 
 # --- purge --------------------------------------------------------------------------------------
 if ct dpkg --purge hubguard >"$T/dpkg-purge.log" 2>&1; then
