@@ -113,7 +113,8 @@ static int read_info(sd_bus_message *reply, IdentityInfo *info) {
                         return r;
                 if (streq(name, "Provisioned") || streq(name, "CertificateSelfSigned")) {
                         r = sd_bus_message_read(reply, "v", "b", &b);
-                        *(streq(name, "Provisioned") ? &info->provisioned : &info->self_signed) = b;
+                        if (r >= 0)
+                                *(streq(name, "Provisioned") ? &info->provisioned : &info->self_signed) = b;
                 } else if (streq(name, "PasswordOrigin") || streq(name, "DeviceId") || streq(name, "KeyFingerprint")) {
                         r = sd_bus_message_read(reply, "v", "s", &s);
                         if (r >= 0 && streq(name, "PasswordOrigin"))
@@ -239,6 +240,8 @@ static char *read_secret(const char *prompt, bool from_stdin) {
                         return NULL;
                 }
                 in = tty;
+                /* Unbuffered: a password must not linger in stdio's own (never wiped) buffer. */
+                (void) setvbuf(tty, NULL, _IONBF, 0);
                 fputs(prompt, tty);
                 fflush(tty);
                 if (tcgetattr(fileno(tty), &old) == 0) {
@@ -280,6 +283,9 @@ int verb_password(int argc, char *argv[], const HubctlOptions *global) {
         if (argc - first != 1 || (!streq(argv[first], "set") && !streq(argv[first], "change")))
                 return hubctl_usage_error("password", "expects 'set' or 'change'");
         change = streq(argv[first], "change");
+        /* Before the first read: passwords must not linger in stdio's own (never wiped) buffer. */
+        if (o.stdin_secrets)
+                (void) setvbuf(stdin, NULL, _IONBF, 0);
         if (hubctl_bus_open(&bus) < 0)
                 return HUBCTL_EXIT_FAILURE;
 

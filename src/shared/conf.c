@@ -652,8 +652,10 @@ int config_load(const char *confdir, HubConfig *c, ConfigError *err) {
                 return r;
 
         if (snprintf(path, sizeof path, "%s/hubguard.conf", confdir) >= (int) sizeof path ||
-            snprintf(dir, sizeof dir, "%s/hubguard.conf.d", confdir) >= (int) sizeof dir)
-                return conf_fail(err, confdir, 0, "configuration directory path too long");
+            snprintf(dir, sizeof dir, "%s/hubguard.conf.d", confdir) >= (int) sizeof dir) {
+                r = conf_fail(err, confdir, 0, "configuration directory path too long");
+                goto fail;
+        }
         r = load_file(path, true, &tmp, err);
         if (r < 0)
                 goto fail;

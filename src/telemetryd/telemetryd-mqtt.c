@@ -60,8 +60,10 @@ static void link_down(MqttClient *c, const char *reason) {
         uint64_t delay;
 
         c->connected = false;
-        /* Stop watching the socket now: libmosquitto has closed it or is about to. */
+        /* Stop watching the socket now: libmosquitto has closed it or is about to. No more
+         * housekeeping on this client either: the next attempt makes a new one. */
         c->io = sd_event_source_disable_unref(c->io);
+        c->misc = sd_event_source_disable_unref(c->misc);
         if (c->stopping)
                 return;
         delay = backoff_next(&c->backoff);
@@ -179,13 +181,17 @@ static int on_misc(sd_event_source *s, uint64_t usec, void *userdata) {
 
         if (c->mosq && mosquitto_socket(c->mosq) >= 0) {
                 (void) mosquitto_loop_misc(c->mosq);
+                /* The keepalive check may have taken the link down, and this source with it. */
+                if (c->misc != s)
+                        return 0;
                 /* A PINGREQ must leave even on an idle link; may_write() decides for held writes. */
                 if (c->connected && mosquitto_want_write(c->mosq) && may_write(c) &&
                     mosquitto_loop_write(c->mosq, 1) != MOSQ_ERR_SUCCESS) {
                         if (c->io)
                                 link_down(c, "connection lost");
-                } else
-                        update_events(c);
+                        return 0;
+                }
+                update_events(c);
         }
         /* Timer sources fire once: set the next time and switch it on again. */
         (void) sd_event_source_set_time(s, usec + MQTT_MISC_INTERVAL_USEC);
