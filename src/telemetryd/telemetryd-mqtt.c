@@ -160,12 +160,15 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 return 0;
         }
 
+        /* While libmosquitto runs (and calls our callbacks), mqtt_client_flush() must not re-enter it. */
+        c->in_loop++;
         if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
                 rc = mosquitto_loop_read(c->mosq, 1);
         /* The read may have brought the link down (and link_down() dropped this source). */
         if (rc == MOSQ_ERR_SUCCESS && c->io && (revents & EPOLLOUT || mosquitto_want_write(c->mosq)) &&
             (!c->connected || may_write(c)))
                 rc = mosquitto_loop_write(c->mosq, 1);
+        c->in_loop--;
         if (rc != MOSQ_ERR_SUCCESS) {
                 /* libmosquitto has already called on_disconnect for a lost link; if not, do it ourselves. */
                 if (c->io)
@@ -180,7 +183,9 @@ static int on_misc(sd_event_source *s, uint64_t usec, void *userdata) {
         MqttClient *c = userdata;
 
         if (c->mosq && mosquitto_socket(c->mosq) >= 0) {
+                c->in_loop++;
                 (void) mosquitto_loop_misc(c->mosq);
+                c->in_loop--;
                 /* The keepalive check may have taken the link down, and this source with it. */
                 if (c->misc != s)
                         return 0;
@@ -346,7 +351,12 @@ int mqtt_client_subscribe(MqttClient *c, const char *filter, int qos) {
 }
 
 void mqtt_client_flush(MqttClient *c) {
-        if (!c->mosq || !c->io)
+        /*
+         * Called from inside one of libmosquitto's callbacks, its loop_write() can deadlock on a
+         * mutex the caller holds (seen when a broker went away mid-stream): on_io() writes what
+         * is queued once the read returns.
+         */
+        if (!c->mosq || !c->io || c->in_loop > 0)
                 return;
         if (mosquitto_want_write(c->mosq) && may_write(c) && mosquitto_loop_write(c->mosq, 1) != MOSQ_ERR_SUCCESS) {
                 if (c->io)

@@ -62,6 +62,7 @@ struct MqttClient {
         Backoff backoff;
         bool connected;
         bool stopping;
+        unsigned in_loop;               /* inside mosquitto_loop_*(), i.e. maybe inside a callback */
         unsigned attempts;              /* connection attempts made */
         char last_error[256];           /* the latest reason the link went down, "" if none */
         char tls_error[192];            /* the latest TLS error libmosquitto logged */
