@@ -8,6 +8,12 @@
 #include <sys/syscall.h>
 #include <dirent.h>
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include "common.h"
 
 static _noreturn_ void die(const char *what, const char *arg) {
@@ -185,4 +191,28 @@ char *capture_stderr(void (*f)(void *userdata), void *userdata) {
         (void) close(pipefd[0]);
         buf[have] = '\0';
         return buf;
+}
+
+char *dump_to_string(const HubConfig *c, size_t *ret_size) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *m = open_memstream(&buf, &size);
+
+        assert_non_null(m);
+        config_dump(c, m);
+        assert_int_equal(fclose(m), 0);
+        if (ret_size)
+                *ret_size = size;
+        return buf;
+}
+
+void assert_config_equal(const HubConfig *a, const HubConfig *b) {
+        _cleanup_free_ char *ta = NULL, *tb = NULL;
+
+        assert_int_equal(a->general.log_level, b->general.log_level);
+        for (int d = 0; d < _HUB_DOMAIN_MAX; d++)
+                assert_int_equal(a->domain[d].log_level, b->domain[d].log_level);
+        ta = dump_to_string(a, NULL);
+        tb = dump_to_string(b, NULL);
+        assert_string_equal(ta, tb);
 }

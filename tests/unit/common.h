@@ -45,3 +45,12 @@ void caps_restore(void);
 
 /* Run f with stderr redirected to a pipe; returns what was written (NUL-terminated). */
 char *capture_stderr(void (*f)(void *userdata), void *userdata);
+
+/*
+ * Configuration helpers for the config tests (they use cmocka's assertions, so include cmocka.h
+ * before calling them). dump_to_string(): config_dump() into a new string. assert_config_equal():
+ * field by field, and then as text, which also covers any key added later.
+ */
+#include "hubguard/conf.h"
+char *dump_to_string(const HubConfig *c, size_t *ret_size);
+void assert_config_equal(const HubConfig *a, const HubConfig *b);

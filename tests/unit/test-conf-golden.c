@@ -34,31 +34,6 @@ typedef struct GoldenCase {
 
 static const char *data_dir, *shipped_conf;
 
-static char *dump_to_string(const HubConfig *c, size_t *ret_size) {
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *m = open_memstream(&buf, &size);
-
-        assert_non_null(m);
-        config_dump(c, m);
-        assert_int_equal(fclose(m), 0);
-        if (ret_size)
-                *ret_size = size;
-        return buf;
-}
-
-/* Field by field, and then as text, which also covers any key added later. */
-static void assert_config_equal(const HubConfig *a, const HubConfig *b) {
-        _cleanup_free_ char *ta = NULL, *tb = NULL;
-
-        assert_int_equal(a->general.log_level, b->general.log_level);
-        for (int d = 0; d < _HUB_DOMAIN_MAX; d++)
-                assert_int_equal(a->domain[d].log_level, b->domain[d].log_level);
-        ta = dump_to_string(a, NULL);
-        tb = dump_to_string(b, NULL);
-        assert_string_equal(ta, tb);
-}
-
 /* ---------------------------------------------------------------------------------------------------
  * NN-name.in → NN-name.ok
  */
