@@ -4,7 +4,6 @@
 #include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
-#include <sys/prctl.h>
 
 #include "hubguard/bus-names.h"
 #include "hubguard/errno-util.h"
@@ -355,9 +354,6 @@ static int identity_setup(HubDaemon *d) {
         char path[PATH_MAX];
         int r;
 
-        /* No core dumps and no ptrace by other processes of our user: this process holds secrets. */
-        if (prctl(PR_SET_DUMPABLE, 0) < 0)
-                return log_error_errno(errno, "Failed to make the process non-dumpable: %m");
         if (sodium_init() < 0)
                 return log_error_errno(EIO, "libsodium failed to initialise.");
 

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
@@ -357,6 +358,12 @@ static int run(HubDaemon *d) {
         const char *domain = hub_domain_to_string(d->ops->domain);
         char field[64];
         int r;
+
+        /* Every domain holds secrets (the password hash and sealed store, the TLS client key, the
+         * subjects' keys): no core dump of them, and no ptrace by other processes of the same user.
+         * Before the first secret is read. */
+        if (prctl(PR_SET_DUMPABLE, 0) < 0)
+                return log_error_errno(errno, "Failed to make the process non-dumpable: %m");
 
         r = load_config(d, false);
         if (r < 0)
