@@ -68,12 +68,14 @@ static int format_address(const char *hex, unsigned port, bool v6, char *buf, si
 }
 
 int proc_net_parse_listeners(FILE *f, const char *proto, ProcListener *l, size_t max, size_t *n) {
-        bool tcp, v6;
+        bool tcp, raw, v6;
         char line[512];
         int r;
 
-        if (streq(proto, "tcp") || streq(proto, "tcp6") || streq(proto, "udp") || streq(proto, "udp6")) {
+        if (streq(proto, "tcp") || streq(proto, "tcp6") || streq(proto, "udp") || streq(proto, "udp6") ||
+            streq(proto, "raw") || streq(proto, "raw6")) {
                 tcp = proto[0] == 't';
+                raw = proto[0] == 'r';
                 v6 = proto[3] == '6';
         } else
                 return -EINVAL;
@@ -94,8 +96,10 @@ int proc_net_parse_listeners(FILE *f, const char *proto, ProcListener *l, size_t
                     local_port > 65535 || remote_port > 65535)
                         return -EBADMSG;
 
-                listening = tcp ? state == PROC_TCP_LISTEN
-                                : state == PROC_TCP_CLOSE && local_port != 0 && remote_port == 0;
+                /* A raw socket sees every packet of its protocol: it counts as listening. */
+                listening = raw   ? true
+                            : tcp ? state == PROC_TCP_LISTEN
+                                  : state == PROC_TCP_CLOSE && local_port != 0 && remote_port == 0;
                 if (!listening)
                         continue;
                 if (*n >= max)

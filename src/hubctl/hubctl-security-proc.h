@@ -4,7 +4,7 @@
 /*
  * What 'hubctl security-report' reads from /proc about a daemon: its credentials and sandbox
  * (/proc/PID/status), its sockets (/proc/PID/fd), and the listening sockets of its network
- * namespace (/proc/PID/net/{tcp,tcp6,udp,udp6}). The parsers take a FILE so the unit tests can feed
+ * namespace (/proc/PID/net/{tcp,tcp6,udp,udp6,raw,raw6}). The parsers take a FILE so the unit tests can feed
  * them text.
  */
 
@@ -33,13 +33,14 @@ int proc_status_parse(FILE *f, ProcStatus *ret);
 
 typedef struct ProcListener {
         uint64_t inode;
-        char proto[5];   /* "tcp", "tcp6", "udp", "udp6" */
+        char proto[5];   /* "tcp", "tcp6", "udp", "udp6", "raw", "raw6" */
         char local[64];  /* "ADDRESS:PORT", IPv6 in brackets */
 } ProcListener;
 
 /*
- * Parse one /proc/net/PROTO table (proto "tcp", "tcp6", "udp" or "udp6") and append its listening
- * sockets to l[*n..max-1]: TCP in state LISTEN, UDP bound to a port and not connected. Returns 0,
+ * Parse one /proc/net/PROTO table (proto "tcp", "tcp6", "udp", "udp6", "raw" or "raw6") and append
+ * its listening sockets to l[*n..max-1]: TCP in state LISTEN, UDP bound to a port and not
+ * connected, every raw socket. Returns 0,
  * -EBADMSG on a malformed line, -ENOBUFS when more than max would be needed, -EINVAL for an unknown
  * proto.
  */

@@ -99,6 +99,18 @@ typedef struct SecurityCheck {
  * Findings
  */
 
+/*
+ * Evidence holds file names and what daemons say: make a text that is not clean UTF-8 without
+ * control characters plain ASCII, '?' for every other byte, so that it prints and fits in JSON.
+ */
+static void make_printable(char *s, size_t size) {
+        if (string_is_safe(s, size - 1))
+                return;
+        for (; *s; s++)
+                if ((unsigned char) *s < 0x20 || (unsigned char) *s >= 0x7f)
+                        *s = '?';
+}
+
 static _printf_(2, 3) void evidence_add(Finding *f, const char *fmt, ...) {
         size_t len = strlen(f->evidence);
         va_list ap;
@@ -112,6 +124,7 @@ static _printf_(2, 3) void evidence_add(Finding *f, const char *fmt, ...) {
         va_start(ap, fmt);
         (void) vsnprintf(f->evidence + len, sizeof f->evidence - len, fmt, ap);
         va_end(ap);
+        make_printable(f->evidence + len, sizeof f->evidence - len);
 }
 
 /* Set the verdict; a failure or unknown keeps the first remedy given. */
@@ -126,6 +139,7 @@ static _printf_(3, 4) void verdict_set(Finding *f, Verdict v, const char *remedy
                 va_start(ap, remedy_fmt);
                 (void) vsnprintf(f->remedy, sizeof f->remedy, remedy_fmt, ap);
                 va_end(ap);
+                make_printable(f->remedy, sizeof f->remedy);
         }
 }
 
@@ -658,7 +672,7 @@ static void check_tls(Report *rep, Finding *f) {
 }
 
 static void check_listeners(Report *rep, Finding *f) {
-        static const char *const protos[] = { "tcp", "tcp6", "udp", "udp6" };
+        static const char *const protos[] = { "tcp", "tcp6", "udp", "udp6", "raw", "raw6" };
         _cleanup_free_ ProcListener *l = NULL;
         _cleanup_free_ uint64_t *inodes = NULL;
         bool listening = false;
@@ -708,7 +722,7 @@ static void check_listeners(Report *rep, Finding *f) {
                                                      l[k].proto, l[k].local);
                                 }
                 if (!here)
-                        evidence_add(f, "%s (pid %d): %zu sockets, none listening", d->program, (int) d->pid,
+                        evidence_add(f, "%s (pid %d): %zu sockets, none listening or raw", d->program, (int) d->pid,
                                      n_inodes);
         }
         if (listening)

@@ -111,6 +111,12 @@ report --security-txt="$good_txt"
 it_is "5.4-1 fails when a state directory is 0755" fail "$(verdict 5.4-1)"
 it_match "5.4-1 remedy: chmod 0700 the directory" "chmod 0700 '$HUBGUARD_STATE_DIR/privacy'" "$(field 5.4-1 remedy)"
 chmod 0700 "$HUBGUARD_STATE_DIR/privacy"
+odd=$HUBGUARD_STATE_DIR/privacy/$'odd\nname\xff'
+install -m 0644 -o hub-privacy /dev/null "$odd"
+report --security-txt="$good_txt"
+it_ok "a file name with a newline and invalid UTF-8 still gives valid JSON" python3 -m json.tool <<<"$REPORT"
+it_match "... and 5.4-1 names it, made printable" 'privacy/odd\?name\? is mode 0644' "$(field 5.4-1 evidence)"
+rm -f "$odd"
 report --security-txt="$good_txt"
 it_is "5.4-1 passes again once fixed" pass "$(verdict 5.4-1)"
 

@@ -148,6 +148,22 @@ static void test_udp_listeners(void **state) {
         assert_string_equal(l[0].local, "0.0.0.0:5353");
 }
 
+static void test_raw_listener(void **state) {
+        static const char raw[] =
+                "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
+                /* an ICMP raw socket: sees every ICMP packet, whatever its state */
+                "    1: 00000000:0001 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4711 2 0000000000000000 0\n";
+        ProcListener l[2];
+        size_t n = 0;
+        FILE *f = text(raw);
+
+        assert_int_equal(proc_net_parse_listeners(f, "raw", l, ELEMENTSOF(l), &n), 0);
+        fclose(f);
+        assert_int_equal(n, 1);
+        assert_int_equal(l[0].inode, 4711);
+        assert_string_equal(l[0].proto, "raw");
+}
+
 static void test_listeners_limits(void **state) {
         ProcListener l[1];
         size_t n = 0;
@@ -218,6 +234,7 @@ int main(void) {
                 cmocka_unit_test(test_tcp_listeners),
                 cmocka_unit_test(test_tcp6_listener),
                 cmocka_unit_test(test_udp_listeners),
+                cmocka_unit_test(test_raw_listener),
                 cmocka_unit_test(test_listeners_limits),
                 cmocka_unit_test(test_real_listener),
                 cmocka_unit_test(test_socket_inodes_gone),
