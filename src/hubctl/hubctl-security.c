@@ -236,6 +236,15 @@ static void daemon_discover(Report *rep, Daemon *d) {
 
         /* Where it really keeps its state and reads its configuration: its own environment and
          * command line (systemd's StateDirectory= and CREDENTIALS_DIRECTORY, a devstack's options). */
+        /* The command line is readable by all, the environment only by root. */
+        (void) snprintf(path, sizeof path, "/proc/%d/cmdline", d->pid);
+        n = read_small_file(path, buf, sizeof buf);
+        if (n > 0) {
+                v = nul_list_find(buf, (size_t) n, "--config-dir", true);
+                if (v && v[0] == '/')
+                        copy_path(d->config_dir, v);
+        }
+
         (void) snprintf(path, sizeof path, "/proc/%d/environ", d->pid);
         n = read_small_file(path, buf, sizeof buf);
         if (n < 0)
@@ -247,14 +256,6 @@ static void daemon_discover(Report *rep, Daemon *d) {
         v = nul_list_find(buf, (size_t) n, "CREDENTIALS_DIRECTORY", false);
         if (v && v[0] == '/')
                 copy_path(d->credentials_dir, v);
-
-        (void) snprintf(path, sizeof path, "/proc/%d/cmdline", d->pid);
-        n = read_small_file(path, buf, sizeof buf);
-        if (n > 0) {
-                v = nul_list_find(buf, (size_t) n, "--config-dir", true);
-                if (v && v[0] == '/')
-                        copy_path(d->config_dir, v);
-        }
 }
 
 static int get_string_property(Report *rep, const Daemon *d, const char *name, char *buf, size_t size,
@@ -587,6 +588,12 @@ static void check_secrets(Report *rep, Finding *f) {
                         continue;
                 }
                 w.owner = pw->pw_uid;
+                if (d->pid > 0 && !d->proc_readable) {
+                        evidence_add(f, "cannot read the environment of %s to find its state directory",
+                                     d->program);
+                        verdict_set(f, VERDICT_UNKNOWN, "Run the report as root.");
+                        continue;
+                }
                 if (secrets_dir_ok(&w, d->state_dir, w.owner, 0700)) {
                         int r = secrets_walk(&w, d->state_dir, 0);
 

@@ -124,6 +124,7 @@ it_is "5.4-1 passes again once fixed" pass "$(verdict 5.4-1)"
 REPORT=$(hubctl_as "$IT_ADMIN" security-report --json --security-txt="$good_txt")
 REPORT_RC=$?
 it_is "as hubadmin, 5.1-1 still passes (properties are open to the group)" pass "$(verdict 5.1-1)"
+it_is "as hubadmin, 5.5-1 passes (the daemon's command line names its configuration)" pass "$(verdict 5.5-1)"
 it_is "as hubadmin, 5.6-1 is unknown (other users' /proc/PID/fd)" unknown "$(verdict 5.6-1)"
 it_match "... with a remedy: run as root" 'as root' "$(field 5.6-1 remedy)"
 it_is "as hubadmin, the exit status is 1 (a mandatory provision cannot be shown)" 1 "$REPORT_RC"
