@@ -20,6 +20,8 @@ static const HubctlVerb verbs[] = {
           verb_identity },
         { "telemetry", "Show whether telemetry reaches the cloud, and what waits or was dropped",
           verb_telemetry_usage, verb_telemetry },
+        { "security-report", "Assess this hub against EN 303 645 from live evidence", verb_security_report_usage,
+          verb_security_report },
 };
 
 static void help(void) {
@@ -27,8 +29,8 @@ static void help(void) {
                "Control and inspect the hubguard security core of this hub.\n\n"
                "Commands:\n");
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                printf("  %-10s %s\n", verbs[i].name, verbs[i].summary);
-        printf("  %-10s %s\n", "help", "Show this help, or a command's help");
+                printf("  %-16s %s\n", verbs[i].name, verbs[i].summary);
+        printf("  %-16s %s\n", "help", "Show this help, or a command's help");
         printf("\nOptions:\n"
                "  -h --help     Show this help\n"
                "     --version  Show the version\n"

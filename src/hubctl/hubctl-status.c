@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include "config.h"
 #include "hubctl.h"
 #include "hubguard/bus-names.h"
 #include "hubguard/bus-util.h"
@@ -15,7 +16,10 @@ const char verb_status_usage[] =
         "version and its state. Needs root or membership in group hubadmin.\n\n"
         "  -h --help   Show this help\n"
         "     --json   Print {\"healthy\": BOOL, \"domains\": {NAME: {\"reachable\": BOOL,\n"
-        "              \"version\": STRING|null, \"state\": STRING|null, \"error\": STRING}}}\n\n"
+        "              \"version\": STRING|null, \"state\": STRING|null, \"error\": STRING}},\n"
+        "              \"security_contact\": URI, \"support_end\": \"YYYY-MM-DD\"}\n\n"
+        "It also shows where to report a vulnerability and until when this release gets security\n"
+        "updates (EN 303 645 5.2-1, 5.3-13); 'hubctl security-report' checks them.\n\n"
         "Exit status: 0 if every domain is reachable and running (telemetry: online), 1 otherwise,\n"
         "2 on a usage error. 'hubctl telemetry status' says why telemetry is offline or degraded.\n";
 
@@ -127,6 +131,11 @@ static int print_json(const DomainStatus *st, size_t n, bool healthy) {
                 }
         }
         (void) json_object_set_new(root, "domains", domains);
+        if (json_object_set_new(root, "security_contact", json_string(SECURITY_CONTACT)) < 0 ||
+            json_object_set_new(root, "support_end", json_string(SUPPORT_END)) < 0) {
+                json_decref(root);
+                return -ENOMEM;
+        }
         r = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(root);
         putchar('\n');
@@ -144,6 +153,7 @@ static void print_text(const DomainStatus *st, size_t n, bool healthy) {
                         printf("%-10s %-12s %-9s %s\n", s->name, "unreachable", "-", s->error);
         }
         printf("\n%s\n", healthy ? "All domains are healthy." : "Not all domains are healthy.");
+        printf("\nReport vulnerabilities to: %s\nSecurity updates until:    %s\n", SECURITY_CONTACT, SUPPORT_END);
 }
 
 int verb_status(int argc, char *argv[], const HubctlOptions *global) {

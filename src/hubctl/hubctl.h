@@ -59,3 +59,6 @@ extern const char verb_provision_usage[], verb_password_usage[], verb_identity_u
 
 int verb_status(int argc, char *argv[], const HubctlOptions *o);
 extern const char verb_status_usage[];
+
+int verb_security_report(int argc, char *argv[], const HubctlOptions *o);
+extern const char verb_security_report_usage[];

@@ -14,6 +14,9 @@
 #               telemetry offline: "no cloud broker configured"); a stranger is refused
 #   hardening   every service runs with CapEff 0, NoNewPrivs 1, Seccomp 2; no hubguard process
 #               has a listening TCP socket or an unconnected UDP/raw socket
+#   security    'hubctl security-report --json' as root under systemd: the sandbox (5.6-7), secrets
+#               (5.4-1), no listener (5.6-1) and the password (5.1-1) pass; 5.2-1 fails on the
+#               placeholder contact; the exit status agrees with "compliant"; security.txt installed
 #   restart     poweroff and boot again on the same overlay: same device id, password hash and
 #               password; the password is not shown on the console again
 #   upgrade     a newer build of the same tree installed over it: services restart, state is kept
@@ -548,6 +551,27 @@ check "no failed hubguard unit after install" eval '! grep -qE "(^|[[:space:]])(
 
 hash1=$(password_hash ct1)
 echo "# password hash: ${hash1:0:30}..."
+
+# --- security report ------------------------------------------------------------------------------
+# The same evidence the checks above read by hand, as hubctl security-report reads it itself.
+ct hubctl security-report 2>&1 | note
+report=$(ct hubctl security-report --json 2>/dev/null)
+rc=$?
+verdicts=$(json_get '" ".join(c["provision"] + "=" + c["verdict"] for c in j["checks"])' <<<"$report")
+compliant=$(json_get 'j["compliant"]' <<<"$report")
+check "hubctl security-report --json as root gives a verdict per provision (${verdicts:-no JSON})" \
+        test -n "$verdicts"
+for pv in 5.1-1=pass 5.3-13=pass 5.4-1=pass 5.5-1=not-applicable 5.6-1=pass 5.6-7=pass 5.9-1=pass; do
+        check "security-report under systemd: ${pv}" eval '[[ " $verdicts " == *" $pv "* ]]'
+done
+remedy=$(json_get '[c["remedy"] for c in j["checks"] if c["provision"] == "5.2-1"][0]' <<<"$report")
+check "security-report: 5.2-1 fails on the placeholder contact and says to set -Dsecurity_contact" \
+        eval '[[ " $verdicts " == *" 5.2-1=fail "* && $remedy == *-Dsecurity_contact=* ]]'
+check "security-report exits ${rc}, as \"compliant\": ${compliant:-?} says" \
+        eval '[[ ($compliant == true && $rc == 0) || ($compliant == false && $rc == 1) ]]'
+check "security.txt is installed in /usr/share/hubguard and linked from /usr/share/doc/hubguard" \
+        ct test -f /usr/share/hubguard/security.txt -a -L /usr/share/doc/hubguard/security.txt -a \
+        -f /usr/share/doc/hubguard/security.txt
 
 # --- restart ------------------------------------------------------------------------------------
 ct_poweroff

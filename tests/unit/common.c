@@ -153,6 +153,12 @@ void caps_restore(void) {
         caps_set_dac(true);
 }
 
+bool test_fork_unavailable(void) {
+        const char *e = getenv("HUBGUARD_TEST_NO_FORK");
+
+        return e && strcmp(e, "1") == 0;
+}
+
 char *capture_stderr(void (*f)(void *userdata), void *userdata) {
         _cleanup_close_ int saved = -EBADF;
         int pipefd[2];

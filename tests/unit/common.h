@@ -43,6 +43,14 @@ size_t dir_count_entries(const char *dir);
 void caps_drop_dac(void);
 void caps_restore(void);
 
+/*
+ * True when the tests must not fork(): under Debian 12's qemu-user (7.2), the child of a dynamically
+ * linked arm64 program spins forever before it runs a line of ours (a static one does not). The
+ * cross build's test environment (tests/unit/meson.build) sets HUBGUARD_TEST_NO_FORK=1; a test that
+ * needs fork() then skips itself, visibly, instead of timing out.
+ */
+bool test_fork_unavailable(void);
+
 /* Run f with stderr redirected to a pipe; returns what was written (NUL-terminated). */
 char *capture_stderr(void (*f)(void *userdata), void *userdata);
 

@@ -286,11 +286,15 @@ static void test_read_unreadable(void **state) {
  */
 
 static void test_loop_write_pipe(void **state) {
-        _cleanup_free_ char *big = malloc(256 * 1024), *back = malloc(256 * 1024);
+        _cleanup_free_ char *big = NULL, *back = NULL;
         int fds[2];
         size_t have = 0;
         pid_t pid;
 
+        if (test_fork_unavailable())
+                skip();
+        big = malloc(256 * 1024);
+        back = malloc(256 * 1024);
         assert_non_null(big);
         assert_non_null(back);
         for (size_t i = 0; i < 256 * 1024; i++)

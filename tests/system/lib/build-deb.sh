@@ -15,7 +15,8 @@
 # environment is honoured, e.g. "nocheck"; HG_BUILD_TIMEOUT=SECONDS limits the build). It sets
 # HG_SRC, HG_VERSION, HG_ARCH, HG_DEB and HG_CHANGES, writes the build's output to
 # $WORK/build.log, and returns non-zero if the build failed or did not produce the .deb and
-# .changes.
+# .changes. HG_HOST_ARCH=ARCH (e.g. arm64) cross-builds for ARCH ("dpkg-buildpackage -a ARCH";
+# the caller sets DH_MESON_CROSS_FILE and DEB_BUILD_OPTIONS for the tests to run under emulation).
 
 HG_APT_UPDATED=0
 # hg_apt_install CMD...: run an apt-get command, updating the lists once if it fails.
@@ -51,20 +52,22 @@ hg_build_deb() {
                 --exclude='./debian/debhelper-build-stamp' --exclude='./debian/*.debhelper.log' \
                 -cf - . | tar -C "$HG_SRC" -xf - || return 1
 
-        if ! (cd "$HG_SRC" && dpkg-checkbuilddeps) >/dev/null 2>&1; then
+        local cross=()
+        [ -z "${HG_HOST_ARCH:-}" ] || cross=(-a "$HG_HOST_ARCH")
+        if ! (cd "$HG_SRC" && dpkg-checkbuilddeps "${cross[@]}") >/dev/null 2>&1; then
                 echo "# installing build dependencies"
-                hg_apt_install apt-get build-dep -y --no-install-recommends "$HG_SRC" || return 1
+                hg_apt_install apt-get build-dep -y --no-install-recommends "${cross[@]}" "$HG_SRC" || return 1
         fi
 
         # --- build ---
         HG_VERSION=$(cd "$HG_SRC" && dpkg-parsechangelog -S Version) || return 1
-        HG_ARCH=$(dpkg --print-architecture)
+        HG_ARCH=${HG_HOST_ARCH:-$(dpkg --print-architecture)}
         HG_DEB="$WORK/hubguard_${HG_VERSION}_${HG_ARCH}.deb"
         HG_CHANGES="$WORK/hubguard_${HG_VERSION}_${HG_ARCH}.changes"
 
         echo "# building hubguard ${HG_VERSION} in ${HG_SRC}${DEB_BUILD_OPTIONS:+ (DEB_BUILD_OPTIONS=${DEB_BUILD_OPTIONS})}"
         # HG_BUILD_TIMEOUT (seconds): give up on a build that hangs; unset: no limit.
-        (cd "$HG_SRC" && ${HG_BUILD_TIMEOUT:+timeout "$HG_BUILD_TIMEOUT"} dpkg-buildpackage -us -uc -b -j2) \
+        (cd "$HG_SRC" && ${HG_BUILD_TIMEOUT:+timeout "$HG_BUILD_TIMEOUT"} dpkg-buildpackage -us -uc -b -j2 "${cross[@]}") \
                 >"$WORK/build.log" 2>&1 \
                 && [ -f "$HG_DEB" ] && [ -f "$HG_CHANGES" ]
 }
