@@ -448,6 +448,12 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
 
                 z[F_LEVEL] = safe_z(ls, ls_den);
                 z[F_DRIFT] = safe_z(dr, dr_den);
+                /* A confirmed shift (p < 1e-3 on its own) re-baselines the longer means, so that
+                 * one shift is one incident, not a long "drift" afterwards. */
+                if (d->n >= CLIP_AFTER && tail_log10p(&d->tail[F_LEVEL], z[F_LEVEL]) < -3.0) {
+                        d->mean_mid = d->mean_fast;
+                        d->mean_slow = d->mean_fast;
+                }
                 d->ls_dev = ewa(d->ls_dev, clip_abs(d, ls, 4.0, ls_den), warm(d, a[A_DEV]));
                 d->dr_dev = ewa(d->dr_dev, clip_abs(d, dr, 4.0, dr_den), warm(d, a[A_DEV]));
         }
