@@ -130,7 +130,9 @@ typedef struct AnomalyDetector {
         double scale;                      /* robust mean absolute residual of the best predictor */
         double var_fast;                   /* fast mean squared residual (clipped) */
         double mean_fast, mean_mid, mean_slow; /* means of the deseasonalised value */
-        double ls_dev, dr_dev;             /* mean absolute (fast - mid), (mid - slow) */
+        double ls_dev;                     /* mean absolute (fast - mid) */
+        double lvl_var;                    /* mean squared (value - mid mean) */
+        double dr_dev;                     /* mean absolute (mid - slow) */
         double raw_fast, raw_slow, raw_var; /* mean and variance of the raw value */
         double seas_dev;                   /* mean absolute deviation from the daily profile */
         float season[ANOMALY_SEASON_BINS]; /* mean of (value - raw_slow) per hour of day */

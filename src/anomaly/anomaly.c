@@ -21,7 +21,8 @@
  *   3. each z becomes a tail probability against the metric's own history: two quantiles of the
  *      feature (90% and 99%) are learned by stochastic approximation, and the tail is exponential
  *      through them (log p linear in z): a heavy-tailed metric learns high quantiles and stops
- *      alarming; samples that score >= 0.5 do not teach the quantiles.
+ *      alarming; a feature's own unusual values teach its quantiles and its normaliser only a tenth
+ *      as much, and slow features learn slowly, so an anomaly is not learned while it happens.
  *   4. score = -log10(k * min p) / 6, clamped to [0, 1], k the number of features (Bonferroni);
  *      reason = the feature with the smallest p.
  *
@@ -32,6 +33,9 @@
  */
 
 #include <math.h>
+#ifdef ANOMALY_TRACE
+#include <stdio.h>
+#endif
 #include <string.h>
 
 #include "hubguard/anomaly.h"
@@ -81,10 +85,15 @@ _Static_assert(F_SEASON + 1 == ANOMALY_FEATURES, "one tail per feature");
 #define MAD_TO_SIGMA 1.2533141373155003
 /* Scores: -log10(p) / SCORE_DECADES. */
 #define SCORE_DECADES 6.0
-/* Samples scoring this or more do not teach the tails. */
-#define TAIL_LEARN_BELOW 0.5
+/* A shift this sure (log10 p of the level-shift feature) re-baselines the slower means. */
+#define REBASE_LOG10P -5.0
 /* Steps of the quantile estimators (multiplicative). */
+#ifndef TAIL_STEP
 #define TAIL_STEP 0.03
+#endif
+#ifndef TAIL_EARLY
+#define TAIL_EARLY 2.0
+#endif
 #define Z_MAX 1e6
 
 static const char *const kind_table[_ANOMALY_KIND_MAX] = {
@@ -155,8 +164,8 @@ void anomaly_settings_default(AnomalySettings *s, AnomalyKind kind) {
                 .kind = kind,
                 .season = ANOMALY_SEASON_AUTO,
                 .warmup = 100,
-                .threshold = 0.7,
-                .rule_limit = kind == ANOMALY_KIND_COUNT ? 20 : 0,
+                .threshold = 0.5,
+                .rule_limit = 0, /* a generic metric has no fixed rule; the daemon sets one per signal */
                 .rule_window = 60.0,
         };
 }
@@ -261,20 +270,32 @@ static double warm(const AnomalyDetector *d, double a) {
         return a > m ? a : m;
 }
 
-/* log10 of the tail probability of z under t: linear in z, through (0, 0), (q90, -1), (q99, -2). */
+/*
+ * log10 of the tail probability of z under t: linear in z through (0, 0), (q90, -1), (q99, -2), and
+ * beyond q99 a mix of that exponential tail and a power-law tail (log p linear in log z through the
+ * same two quantiles), by the shape the quantiles show: q99 / q90 is 1.57 for a Gaussian and 2 for
+ * an exponential (Laplace) tail, both judged by the exponential; 2.5 and more is a power-law tail
+ * (Student-t with 3 degrees of freedom: 2.5), judged by the power law, so a heavy-tailed metric does
+ * not alarm on every rare value it is bound to produce.
+ */
 static double tail_log10p(const AnomalyTail *t, double z) {
-        double q90 = t->q90, q99 = t->q99;
+        double q90 = t->q90, q99 = t->q99, expo, pareto, w;
 
         if (z <= q90)
                 return -z / q90;
-        return -1.0 - (z - q90) / (q99 - q90);
+        expo = -1.0 - (z - q90) / (q99 - q90);
+        if (z <= q99)
+                return expo;
+        pareto = -2.0 - log(z / q99) / log(q99 / q90);
+        w = clamp((q99 / q90 - 2.0) / 0.5, 0.0, 1.0);
+        return (1.0 - w) * expo + w * pareto;
 }
 
-static void tail_learn(AnomalyTail *t, double z, float q90_min, float q99_min) {
+static void tail_learn(AnomalyTail *t, double z, double step, float q90_min, float q99_min) {
         float q90 = t->q90, q99 = t->q99;
 
-        q90 *= z > q90 ? (float) (1.0 + TAIL_STEP * 0.9) : (float) (1.0 - TAIL_STEP * 0.1);
-        q99 *= z > q99 ? (float) (1.0 + TAIL_STEP * 0.99) : (float) (1.0 - TAIL_STEP * 0.01);
+        q90 *= z > q90 ? (float) (1.0 + step * 0.9) : (float) (1.0 - step * 0.1);
+        q99 *= z > q99 ? (float) (1.0 + step * 0.99) : (float) (1.0 - step * 0.01);
         q90 = q90 < q90_min ? q90_min : q90 > 1e6f ? 1e6f : q90;
         if (q99 < q99_min)
                 q99 = q99_min;
@@ -377,9 +398,30 @@ static void update_interval(AnomalyDetector *d, double dt) {
                 d->interval = d->interval_est;
 }
 
+/* Tail learning steps per feature: fast features decorrelate in a sample or two, slow ones (means of
+ * tens or hundreds of samples) must learn slowly or they would learn a drift as normal while it
+ * happens. */
+static const double tail_step[ANOMALY_FEATURES] = {
+        [F_SPIKE] = TAIL_STEP,
+        [F_LEVEL] = TAIL_STEP / 4,
+        [F_DRIFT] = TAIL_STEP / 20,
+        [F_VAR] = TAIL_STEP / 4,
+        [F_SEASON] = TAIL_STEP / 20,
+};
+
+/* A feature this unusual on its own (log10 p) barely teaches its tail and its normaliser. */
+#define UNUSUAL_LOG10P -2.5
+#define UNUSUAL_WEIGHT 0.1
+
+/* The weight of a sample in a feature's tail and normaliser: a tenth when the feature is unusual,
+ * except while the detector is young (its normalisers still settling, nothing is unusual yet). */
+static double learn_weight(const AnomalyDetector *d, double lp) {
+        return lp < UNUSUAL_LOG10P && d->n >= d->settings.warmup ? UNUSUAL_WEIGHT : 1.0;
+}
+
 static void value_update(AnomalyDetector *d, double t, double dt, double x, AnomalyResult *ret) {
         const double *a = d->alpha;
-        double lp[ANOMALY_FEATURES], z[ANOMALY_FEATURES];
+        double lp[ANOMALY_FEATURES] = {}, z[ANOMALY_FEATURES] = {}, w[ANOMALY_FEATURES];
         double floor_, sigma, pred, r, gap, s_t, y, best_lp, score;
         int nf = 4, best = F_SPIKE;
         AnomalyReason reason;
@@ -405,6 +447,8 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
         gap = dt / d->interval;
         gap = gap > 1.0 ? sqrt(1.0 + (gap - 1.0) * (d->err1 <= d->err8 ? 1.0 : 0.1)) : 1.0;
         z[F_SPIKE] = safe_z(r / gap, sigma);
+        lp[F_SPIKE] = tail_log10p(&d->tail[F_SPIKE], z[F_SPIKE]);
+        w[F_SPIKE] = learn_weight(d, lp[F_SPIKE]);
 
         /* Predictors and errors (errors clipped at 5 sigma). */
         {
@@ -424,16 +468,14 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
         }
 
         /* Scale and fast variance of the residual (winsorised at 5 and 6 sigma). */
-        d->scale = ewa(d->scale, clip_abs(d, r, 5.0, sigma), warm(d, a[A_SCALE]));
+        d->scale = ewa(d->scale, clip_abs(d, r, 5.0, sigma), warm(d, a[A_SCALE]) * w[F_SPIKE]);
         {
                 double rc = clip_abs(d, r, 6.0, sigma);
 
                 d->var_fast = ewa(d->var_fast, rc * rc, warm(d, a[A_VAR]));
-        }
-        {
-                double ratio = d->var_fast / (sigma * sigma);
-
-                z[F_VAR] = fabs(log(fmax(ratio, 1e-4)));
+                z[F_VAR] = fabs(log(fmax(d->var_fast / (sigma * sigma), 1e-4)));
+                lp[F_VAR] = tail_log10p(&d->tail[F_VAR], z[F_VAR]);
+                w[F_VAR] = learn_weight(d, lp[F_VAR]);
         }
 
         /* Means of the deseasonalised value; the fast one clipped at 4 sigma per step. */
@@ -444,18 +486,34 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
         {
                 double ls = d->mean_fast - d->mean_mid, dr = d->mean_mid - d->mean_slow;
                 double ls_den = MAD_TO_SIGMA * fmax(d->ls_dev, floor_);
-                double dr_den = MAD_TO_SIGMA * fmax(d->dr_dev, floor_);
-
+                /* Drift: against half the short-term spread of the value (a white-noise metric barely
+                 * moves its mid mean away from its slow one), or, for a wandering metric (random walk,
+                 * slow cycles) whose mid mean moves a lot, 2.5 times its usual distance; its tail is only
+                 * ever learned upwards. */
+                double dr_den = fmax(fmax(0.5 * sqrt(d->lvl_var), 2.5 * MAD_TO_SIGMA * d->dr_dev), floor_);
                 z[F_LEVEL] = safe_z(ls, ls_den);
-                z[F_DRIFT] = safe_z(dr, dr_den);
-                /* A confirmed shift (p < 1e-3 on its own) re-baselines the longer means, so that
-                 * one shift is one incident, not a long "drift" afterwards. */
-                if (d->n >= CLIP_AFTER && tail_log10p(&d->tail[F_LEVEL], z[F_LEVEL]) < -3.0) {
+                /* A drift is a sustained trend: the mid mean moving away from the slow one *and* the
+                 * fast one ahead of the mid one the same way; after a step the mid mean catches up and
+                 * the trend ends, so a step is one level-shift, not a long drift afterwards. */
+                z[F_DRIFT] = ls * dr > 0 ? fmin(safe_z(dr, dr_den), 2.0 * z[F_LEVEL]) : 0.0;
+                lp[F_LEVEL] = tail_log10p(&d->tail[F_LEVEL], z[F_LEVEL]);
+                lp[F_DRIFT] = tail_log10p(&d->tail[F_DRIFT], z[F_DRIFT]);
+                w[F_LEVEL] = learn_weight(d, lp[F_LEVEL]);
+                w[F_DRIFT] = learn_weight(d, lp[F_DRIFT]);
+                /* A confirmed shift (p < 1e-4 on its own) re-baselines the longer means, so that one
+                 * shift is one incident, not a long "drift" afterwards. */
+                if (d->n >= CLIP_AFTER && lp[F_LEVEL] < REBASE_LOG10P) {
                         d->mean_mid = d->mean_fast;
                         d->mean_slow = d->mean_fast;
                 }
-                d->ls_dev = ewa(d->ls_dev, clip_abs(d, ls, 4.0, ls_den), warm(d, a[A_DEV]));
-                d->dr_dev = ewa(d->dr_dev, clip_abs(d, dr, 4.0, dr_den), warm(d, a[A_DEV]));
+                d->ls_dev = ewa(d->ls_dev, clip_abs(d, ls, 3.0, ls_den), warm(d, a[A_DEV]) * w[F_LEVEL]);
+                {
+                        double e = clip_abs(d, y - d->mean_mid, 3.0, dr_den);
+
+                        d->lvl_var = ewa(d->lvl_var, e * e, warm(d, a[A_DEV]) * w[F_DRIFT]);
+                        d->dr_dev = ewa(d->dr_dev, clip_abs(d, dr, 2.0, MAD_TO_SIGMA * fmax(d->dr_dev, floor_)),
+                                        warm(d, a[A_DEV]) * w[F_DRIFT]);
+                }
         }
 
         /* Raw means, the daily profile, and the seasonal feature. */
@@ -471,7 +529,9 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
                         double den = MAD_TO_SIGMA * fmax(d->seas_dev, floor_);
 
                         z[F_SEASON] = safe_z(e, den);
-                        d->seas_dev = ewa(d->seas_dev, clip_abs(d, e, 4.0, den), a[A_DEV]);
+                        lp[F_SEASON] = tail_log10p(&d->tail[F_SEASON], z[F_SEASON]);
+                        w[F_SEASON] = learn_weight(d, lp[F_SEASON]);
+                        d->seas_dev = ewa(d->seas_dev, clip_abs(d, e, 3.0, den), a[A_DEV] * w[F_SEASON]);
                         nf = 5;
                 } else
                         d->seas_dev = ewa(d->seas_dev, fabs(d->raw_fast - d->raw_slow - s_t), warm(d, a[A_DEV]));
@@ -490,20 +550,29 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
                 }
         }
 
-        /* Calibrated tails, the smallest p wins. */
+        /* The smallest p wins. */
         best_lp = 0.0;
-        for (int i = 0; i < nf; i++) {
-                lp[i] = tail_log10p(&d->tail[i], z[i]);
+        for (int i = 0; i < nf; i++)
                 if (lp[i] < best_lp) {
                         best_lp = lp[i];
                         best = i;
                 }
-        }
         score = score_from_log10p(best_lp + log10((double) nf));
+#ifdef ANOMALY_TRACE
+        fprintf(stderr, "T n=%llu x=%g z=[%.2f %.2f %.2f %.2f %.2f] lp=[%.2f %.2f %.2f %.2f %.2f] q99=[%.2f %.2f %.2f %.2f] score=%.3f\n",
+                (unsigned long long) d->n, x, z[0], z[1], z[2], z[3], z[4], lp[0], lp[1], lp[2], lp[3], lp[4],
+                d->tail[0].q99, d->tail[1].q99, d->tail[2].q99, d->tail[3].q99, score);
+#endif
 
-        if (d->n >= 10 && score < TAIL_LEARN_BELOW)
-                for (int i = 0; i < nf; i++)
-                        tail_learn(&d->tail[i], z[i], 0.05f, 0.1f);
+        /* Fast features always teach their tails (one spike moves q99 by 3%); slow ones a tenth when
+         * unusual. Young detectors learn faster (a 1/n step, like a running quantile). */
+        if (d->n >= 10)
+                for (int i = 0; i < nf; i++) {
+                        double step = fmax(tail_step[i] * (i == F_SPIKE || i == F_VAR ? 1.0 : w[i]),
+                                           TAIL_EARLY / (double) (d->n + 1));
+
+                        tail_learn(&d->tail[i], z[i], step, i == F_DRIFT ? 1.645f : 0.05f, i == F_DRIFT ? 2.576f : 0.1f);
+                }
 
         switch (best) {
         case F_SPIKE:
@@ -541,8 +610,13 @@ static void count_update(AnomalyDetector *d, double dt, double c, AnomalyResult 
 
         /* The learned rate, with a weak prior of 0.5 events per 10 intervals. */
         lambda = (d->rate_events + 0.5) / (d->rate_time + 10.0 * d->interval);
-        mu = lambda * dt;
         disp = d->disp_den > 0.0 ? clamp(d->disp_num / d->disp_den, 1.0, 100.0) : 1.0;
+        /* After a gap, the count may cover the whole gap (a counter's delta) or only one interval (a
+         * series with missing rows): take the reading that explains it better. */
+        if (dt > 2.0 * d->interval &&
+            count_surprise(c, lambda * d->interval, disp) < count_surprise(c, lambda * dt, disp))
+                dt = d->interval;
+        mu = lambda * dt;
 
         keep = 1.0 - a[A_COUNT_FAST];
         d->fast_events = d->fast_events * keep + c;
@@ -556,10 +630,10 @@ static void count_update(AnomalyDetector *d, double dt, double c, AnomalyResult 
         if (lp1 < lp)
                 lp = lp1;
         score = score_from_log10p(lp + log10(2.0));
-        if (d->n >= 10 && score < TAIL_LEARN_BELOW) {
+        if (d->n >= 10) {
                 /* Floors at the prior: the correction only ever makes the model less surprised. */
-                tail_learn(&d->count_tail[0], s[0], 1.0f, 2.0f);
-                tail_learn(&d->count_tail[1], s[1], 1.0f, 2.0f);
+                tail_learn(&d->count_tail[0], s[0], TAIL_STEP * (lp > UNUSUAL_LOG10P ? 1.0 : UNUSUAL_WEIGHT), 1.0f, 2.0f);
+                tail_learn(&d->count_tail[1], s[1], TAIL_STEP / 4 * (lp > UNUSUAL_LOG10P ? 1.0 : UNUSUAL_WEIGHT), 1.0f, 2.0f);
         }
 
         /* Learn the rate from a winsorised count, so one burst does not teach "bursts are normal". */
@@ -695,6 +769,7 @@ static const Field fields[] = {
         FIELD(mean_mid, FT_F64),
         FIELD(mean_slow, FT_F64),
         FIELD(ls_dev, FT_F64),
+        FIELD(lvl_var, FT_F64),
         FIELD(dr_dev, FT_F64),
         FIELD(raw_fast, FT_F64),
         FIELD(raw_slow, FT_F64),
@@ -909,8 +984,8 @@ const char *anomaly_blob_strerror(int r) {
 
 void anomaly_alert_settings_default(AnomalyAlertSettings *s) {
         *s = (AnomalyAlertSettings) {
-                .raise = 0.7,
-                .clear = 0.4,
+                .raise = 0.5,
+                .clear = 0.3,
                 .hold = 900.0,
                 .hub_limit = 5,
                 .hub_window = 3600.0,

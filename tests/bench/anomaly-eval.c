@@ -94,6 +94,11 @@ static void acc_add(Acc *dst, const Acc *src) {
         dst->delay_sum += src->delay_sum;
 }
 
+/* Detection and false alarms at other thresholds than the default. */
+static const double sweep[] = { 0.3, 0.4, 0.5, 0.6, 0.7, 0.8 };
+#define N_SWEEP (sizeof(sweep) / sizeof(sweep[0]))
+static size_t sweep_detected[2][N_SWEEP], sweep_fa[2][N_SWEEP], sweep_windows[2], sweep_normal[2];
+
 static Acc by_kind[_GEN_ANOMALY_MAX], by_base[_GEN_BASE_MAX], by_noise[_GEN_NOISE_MAX], total_value, total_count;
 
 static void run_one(const GenSpec *spec, bool verbose) {
@@ -142,6 +147,13 @@ static void run_one(const GenSpec *spec, bool verbose) {
         }
 
         for (size_t j = set.warmup; j < s.n; j++) {
+                int c = spec->base == GEN_BASE_COUNT;
+
+                if (!s.label[j]) {
+                        sweep_normal[c]++;
+                        for (size_t k = 0; k < N_SWEEP; k++)
+                                sweep_fa[c][k] += scores[j] >= sweep[k];
+                }
                 pts[np++] = (Pt) { scores[j], s.label[j] };
                 if (!s.label[j]) {
                         a.normal++;
@@ -159,6 +171,7 @@ static void run_one(const GenSpec *spec, bool verbose) {
                 size_t lo, hi, below;
 
                 w.windows = 1;
+                sweep_windows[spec->base == GEN_BASE_COUNT]++;
                 for (size_t j = s.windows[i].start; j < s.windows[i].end; j++) {
                         if (scores[j] > best)
                                 best = scores[j];
@@ -167,6 +180,8 @@ static void run_one(const GenSpec *spec, bool verbose) {
                                 w.delay_sum = (double) (j - s.windows[i].start);
                         }
                 }
+                for (size_t k = 0; k < N_SWEEP; k++)
+                        sweep_detected[spec->base == GEN_BASE_COUNT][k] += best >= sweep[k];
                 /* AUC of the window's best score against the normal points (ties count half). */
                 lo = 0;
                 hi = nn;
@@ -245,5 +260,12 @@ int main(int argc, char **argv) {
         for (int i = 0; i < _GEN_NOISE_MAX; i++)
                 acc_print(gen_noise_to_string((GenNoise) i), &by_noise[i]);
         acc_print("count: all", &total_count);
+        for (int c = 0; c < 2; c++) {
+                printf("%s threshold sweep:", c ? "count" : "value");
+                for (size_t k = 0; k < N_SWEEP; k++)
+                        printf("  %.1f: %.1f%% %.2f/1k", sweep[k], 100.0 * sweep_detected[c][k] / sweep_windows[c],
+                               1000.0 * sweep_fa[c][k] / sweep_normal[c]);
+                printf("\n");
+        }
         return 0;
 }

@@ -286,7 +286,9 @@ int gen_series(const GenSpec *spec, GenSeries *ret) {
                         x = ar + noise_sd * noise_mult * gen_noise(&r, spec->noise);
                         break;
                 case GEN_BASE_COUNT: {
-                        double lambda = lambda0 * (1.0 + amp * daily) * spec->interval / 300.0;
+                        /* A counter's delta: events since the previous sample, over dt (gaps too). */
+                        double lambda = lambda0 * (1.0 + amp * daily) * (j > 0 ? s.t[j] - s.t[j - 1] : spec->interval) /
+                                        300.0;
 
                         if (shape > 0)
                                 lambda *= gen_gamma(&r, shape) / shape;
