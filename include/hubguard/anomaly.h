@@ -39,6 +39,11 @@
 /* A timestamp this far (seconds) before the previous one is taken as equal to it; further is -ERANGE. */
 #define ANOMALY_TIME_TOLERANCE 1.0
 
+/* Inputs beyond these magnitudes are refused (-EDOM): they would overflow the statistics' squares.
+ * 1e11 s is the year 5138. */
+#define ANOMALY_VALUE_MAX 1e100
+#define ANOMALY_TIME_MAX 1e11
+
 /* The fixed upper bound of sizeof(AnomalyDetector), asserted in anomaly.c. */
 #define ANOMALY_STATE_MAX 1024
 
@@ -165,6 +170,7 @@ int anomaly_detector_init(AnomalyDetector *d, const AnomalySettings *s);
  * Feed one sample. 0 with *ret filled, or (detector unchanged):
  *   -EINVAL  value or t not finite, or a negative count for the count kind (fractional counts are
  *            fine: a rate times an interval)
+ *   -EDOM    |value| > ANOMALY_VALUE_MAX or |t| > ANOMALY_TIME_MAX
  *   -ERANGE  t before the previous timestamp by more than ANOMALY_TIME_TOLERANCE
  */
 int anomaly_detector_update(AnomalyDetector *d, double t, double value, AnomalyResult *ret);

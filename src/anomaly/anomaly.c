@@ -686,6 +686,8 @@ int anomaly_detector_update(AnomalyDetector *d, double t, double value, AnomalyR
                 return -EINVAL;
         if (d->settings.kind == ANOMALY_KIND_COUNT && value < 0.0)
                 return -EINVAL;
+        if (fabs(value) > ANOMALY_VALUE_MAX || fabs(t) > ANOMALY_TIME_MAX)
+                return -EDOM;
         if (d->n > 0) {
                 dt = t - d->t_last;
                 if (dt < -ANOMALY_TIME_TOLERANCE)

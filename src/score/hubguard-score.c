@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -166,6 +167,10 @@ static int process_line(ScoreCsv *csv, AnomalyDetector *d, Output *o, const char
                          d->t_last - row.t, ANOMALY_TIME_TOLERANCE);
                 return data_error(o, csv->line, msg);
         }
+        if (r == -EDOM)
+                return data_error(o, csv->line,
+                                  fabs(row.t) > ANOMALY_TIME_MAX ? "timestamp out of range (beyond the year 5138)"
+                                                                 : "value out of range (|value| > 1e100)");
         if (r == -EINVAL)
                 return data_error(o, csv->line,
                                   d->settings.kind == ANOMALY_KIND_COUNT ? "a count must be >= 0" : "value rejected");
