@@ -95,6 +95,10 @@ _Static_assert(F_SEASON + 1 == ANOMALY_FEATURES, "one tail per feature");
 #define TAIL_EARLY 2.0
 #endif
 #define Z_MAX 1e6
+/* Bonferroni corrections for 2, 4 and 5 features. */
+#define LOG10_2 0.30102999566398120
+#define LOG10_4 0.60205999132796240
+#define LOG10_5 0.69897000433601886
 
 static const char *const kind_table[_ANOMALY_KIND_MAX] = {
         [ANOMALY_KIND_VALUE] = "value",
@@ -219,6 +223,15 @@ int anomaly_detector_init(AnomalyDetector *d, const AnomalySettings *s) {
         return 0;
 }
 
+/* fmin/fmax without their NaN rules (no NaN reaches them: inputs are finite and bounded), inlined. */
+static inline double dmin(double a, double b) {
+        return a < b ? a : b;
+}
+
+static inline double dmax(double a, double b) {
+        return a > b ? a : b;
+}
+
 static double clamp(double x, double lo, double hi) {
         return x < lo ? lo : x > hi ? hi : x;
 }
@@ -227,7 +240,16 @@ static double ewa(double mean, double x, double a) {
         return mean + a * (x - mean);
 }
 
-/* Recompute the decay weights when dt or the interval changed (regular series: once). */
+/* 1 - exp(-x) for x >= 0: a short series where it is exact to double precision's last bits that
+ * matter here (x <= 1/16: the first omitted term is below 1e-9 of the result), expm1 otherwise. */
+static double decay_weight(double x) {
+        if (x <= 0.0625)
+                return x * (1.0 - x * (0.5 - x * (1.0 / 6.0 - x * (1.0 / 24.0 - x * (1.0 / 120.0)))));
+        return -expm1(-x);
+}
+
+/* Recompute the decay weights when dt or the interval changed (regular series: once), those of the
+ * detector's kind only. */
 static void update_alphas(AnomalyDetector *d, double dt) {
         static const double taus[_A_MAX] = {
                 [A_PRED1] = TAU_PRED1,
@@ -244,12 +266,17 @@ static void update_alphas(AnomalyDetector *d, double dt) {
                 [A_COUNT_SLOW] = TAU_SLOW,
         };
         double capped;
+        int lo, hi;
 
         if (dt == d->cache_dt && d->interval == d->cache_interval)
                 return;
 
-        capped = fmin(dt, DT_CAP * d->interval);
-        for (int i = 0; i < _A_MAX; i++) {
+        if (d->settings.kind == ANOMALY_KIND_COUNT)
+                lo = A_COUNT_FAST, hi = A_COUNT_SLOW;
+        else
+                lo = A_PRED1, hi = A_DEV;
+        capped = dmin(dt, DT_CAP * d->interval);
+        for (int i = lo; i <= hi; i++) {
                 double x;
 
                 if (i == A_SEASON)
@@ -257,17 +284,31 @@ static void update_alphas(AnomalyDetector *d, double dt) {
                 else
                         x = (i >= A_ERR && i != A_COUNT_FAST && i != A_COUNT_SLOW ? capped : dt) /
                             (taus[i] * d->interval);
-                d->alpha[i] = -expm1(-x);
+                d->alpha[i] = decay_weight(x);
         }
         d->cache_dt = dt;
         d->cache_interval = d->interval;
 }
 
-/* A warm start: a statistic that starts from nothing is a plain mean over its first samples. */
-static double warm(const AnomalyDetector *d, double a) {
-        double m = 1.0 / (double) (d->n + 1);
+/* ln(x) for x > 0 to about 2e-5: exponent bits plus a series around 1.5 on the mantissa, without
+ * a division. Enough for a feature, deterministic, and a fraction of log()'s cost. */
+static double fast_log(double x) {
+        uint64_t bits;
+        double u;
+        int e;
 
-        return a > m ? a : m;
+        memcpy(&bits, &x, sizeof(bits));
+        e = (int) ((bits >> 52) & 0x7ff) - 1023;
+        bits = (bits & UINT64_C(0x000fffffffffffff)) | UINT64_C(0x3ff0000000000000); /* m in [1, 2) */
+        memcpy(&u, &bits, sizeof(u));
+        u = (u - 1.5) * (2.0 / 3.0); /* ln(m) = ln(1.5) + ln(1 + u), |u| <= 1/3 */
+        return e * M_LN2 + 0.40546510810816438 +
+               u * (1.0 - u * (0.5 - u * (1.0 / 3.0 - u * (0.25 - u * (0.2 - u * (1.0 / 6.0 - u / 7.0))))));
+}
+
+/* A warm start: a statistic that starts from nothing is a plain mean over its first samples. */
+static inline double warm(double inv_n, double a) {
+        return a > inv_n ? a : inv_n;
 }
 
 /*
@@ -315,7 +356,7 @@ static double score_from_log10p(double lp) {
 /* |x| winsorised at k * den, once the statistics have settled. */
 static double clip_abs(const AnomalyDetector *d, double x, double k, double den) {
         x = fabs(x);
-        return d->n < CLIP_AFTER ? x : fmin(x, k * den);
+        return d->n < CLIP_AFTER ? x : dmin(x, k * den);
 }
 
 static double safe_z(double num, double den) {
@@ -326,13 +367,13 @@ static double safe_z(double num, double den) {
 
 /* The daily profile at time t, linearly interpolated between bin centres. */
 static double season_at(const AnomalyDetector *d, double t) {
-        double pos = fmod(t, DAY_S);
+        double pos = t - floor(t * (1.0 / DAY_S)) * DAY_S;
         double f;
         int b, b2;
 
         if (pos < 0)
                 pos += DAY_S;
-        pos = pos / (DAY_S / ANOMALY_SEASON_BINS) - 0.5;
+        pos = pos * (ANOMALY_SEASON_BINS / DAY_S) - 0.5;
         if (pos < 0)
                 pos += ANOMALY_SEASON_BINS;
         b = (int) pos;
@@ -344,12 +385,12 @@ static double season_at(const AnomalyDetector *d, double t) {
 }
 
 static int season_bin_of(double t) {
-        double pos = fmod(t, DAY_S);
+        double pos = t - floor(t * (1.0 / DAY_S)) * DAY_S;
         int b;
 
         if (pos < 0)
                 pos += DAY_S;
-        b = (int) (pos / (DAY_S / ANOMALY_SEASON_BINS));
+        b = (int) (pos * (ANOMALY_SEASON_BINS / DAY_S));
         return b >= ANOMALY_SEASON_BINS ? ANOMALY_SEASON_BINS - 1 : b;
 }
 
@@ -422,10 +463,11 @@ static double learn_weight(const AnomalyDetector *d, double lp) {
 static void value_update(AnomalyDetector *d, double t, double dt, double x, AnomalyResult *ret) {
         const double *a = d->alpha;
         double lp[ANOMALY_FEATURES] = {}, z[ANOMALY_FEATURES] = {}, w[ANOMALY_FEATURES];
-        double floor_, sigma, pred, r, gap, s_t, y, best_lp, score;
+        double floor_, sigma, pred, r, gap, s_t, y, best_lp, score, inv_n;
         int nf = 4, best = F_SPIKE;
         AnomalyReason reason;
 
+        inv_n = 1.0 / (double) (d->n + 1);
         if (d->n == 0) {
                 d->pred1 = d->pred8 = x;
                 d->mean_fast = d->mean_mid = d->mean_slow = x;
@@ -433,7 +475,7 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
         }
 
         floor_ = 1e-9 * fabs(d->raw_slow) + 1e-12;
-        sigma = MAD_TO_SIGMA * fmax(d->scale, floor_);
+        sigma = MAD_TO_SIGMA * dmax(d->scale, floor_);
         s_t = d->season_on ? season_at(d, t) : 0.0;
 
         /* Spike: against the predictor with the smallest running error. */
@@ -455,25 +497,25 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
                 double e1 = clip_abs(d, x - d->pred1, 5.0, sigma), e8 = clip_abs(d, x - d->pred8, 5.0, sigma),
                        em = clip_abs(d, x - d->mean_mid - s_t, 5.0, sigma);
 
-                d->err1 = ewa(d->err1, e1, warm(d, a[A_ERR]));
-                d->err8 = ewa(d->err8, e8, warm(d, a[A_ERR]));
-                d->err_mid = ewa(d->err_mid, em, warm(d, a[A_ERR]));
+                d->err1 = ewa(d->err1, e1, warm(inv_n, a[A_ERR]));
+                d->err8 = ewa(d->err8, e8, warm(inv_n, a[A_ERR]));
+                d->err_mid = ewa(d->err_mid, em, warm(inv_n, a[A_ERR]));
                 /* Huber-clipped level updates: a spike barely moves them, a shift moves them in steps. */
                 d->pred1 += a[A_PRED1] * clamp(x - d->pred1, -3.0 * sigma, 3.0 * sigma);
                 d->pred8 += a[A_PRED8] * clamp(x - d->pred8, -3.0 * sigma, 3.0 * sigma);
                 if (d->n < 3) { /* no scale yet: plain means */
                         d->pred1 = x;
-                        d->pred8 = ewa(d->pred8, x, warm(d, a[A_PRED8]));
+                        d->pred8 = ewa(d->pred8, x, warm(inv_n, a[A_PRED8]));
                 }
         }
 
         /* Scale and fast variance of the residual (winsorised at 5 and 6 sigma). */
-        d->scale = ewa(d->scale, clip_abs(d, r, 5.0, sigma), warm(d, a[A_SCALE]) * w[F_SPIKE]);
+        d->scale = ewa(d->scale, clip_abs(d, r, 5.0, sigma), warm(inv_n, a[A_SCALE]) * w[F_SPIKE]);
         {
                 double rc = clip_abs(d, r, 6.0, sigma);
 
-                d->var_fast = ewa(d->var_fast, rc * rc, warm(d, a[A_VAR]));
-                z[F_VAR] = fabs(log(fmax(d->var_fast / (sigma * sigma), 1e-4)));
+                d->var_fast = ewa(d->var_fast, rc * rc, warm(inv_n, a[A_VAR]));
+                z[F_VAR] = fabs(fast_log(dmax(d->var_fast / (sigma * sigma), 1e-4)));
                 lp[F_VAR] = tail_log10p(&d->tail[F_VAR], z[F_VAR]);
                 w[F_VAR] = learn_weight(d, lp[F_VAR]);
         }
@@ -485,17 +527,17 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
         d->mean_slow = ewa(d->mean_slow, d->mean_mid, a[A_SLOW]);
         {
                 double ls = d->mean_fast - d->mean_mid, dr = d->mean_mid - d->mean_slow;
-                double ls_den = MAD_TO_SIGMA * fmax(d->ls_dev, floor_);
+                double ls_den = MAD_TO_SIGMA * dmax(d->ls_dev, floor_);
                 /* Drift: against half the short-term spread of the value (a white-noise metric barely
                  * moves its mid mean away from its slow one), or, for a wandering metric (random walk,
                  * slow cycles) whose mid mean moves a lot, 2.5 times its usual distance; its tail is only
                  * ever learned upwards. */
-                double dr_den = fmax(fmax(0.5 * sqrt(d->lvl_var), 2.5 * MAD_TO_SIGMA * d->dr_dev), floor_);
+                double dr_den = dmax(dmax(0.5 * sqrt(d->lvl_var), 2.5 * MAD_TO_SIGMA * d->dr_dev), floor_);
                 z[F_LEVEL] = safe_z(ls, ls_den);
                 /* A drift is a sustained trend: the mid mean moving away from the slow one *and* the
                  * fast one ahead of the mid one the same way; after a step the mid mean catches up and
                  * the trend ends, so a step is one level-shift, not a long drift afterwards. */
-                z[F_DRIFT] = ls * dr > 0 ? fmin(safe_z(dr, dr_den), 2.0 * z[F_LEVEL]) : 0.0;
+                z[F_DRIFT] = ls * dr > 0 ? dmin(safe_z(dr, dr_den), 2.0 * z[F_LEVEL]) : 0.0;
                 lp[F_LEVEL] = tail_log10p(&d->tail[F_LEVEL], z[F_LEVEL]);
                 lp[F_DRIFT] = tail_log10p(&d->tail[F_DRIFT], z[F_DRIFT]);
                 w[F_LEVEL] = learn_weight(d, lp[F_LEVEL]);
@@ -506,27 +548,27 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
                         d->mean_mid = d->mean_fast;
                         d->mean_slow = d->mean_fast;
                 }
-                d->ls_dev = ewa(d->ls_dev, clip_abs(d, ls, 3.0, ls_den), warm(d, a[A_DEV]) * w[F_LEVEL]);
+                d->ls_dev = ewa(d->ls_dev, clip_abs(d, ls, 3.0, ls_den), warm(inv_n, a[A_DEV]) * w[F_LEVEL]);
                 {
                         double e = clip_abs(d, y - d->mean_mid, 3.0, dr_den);
 
-                        d->lvl_var = ewa(d->lvl_var, e * e, warm(d, a[A_DEV]) * w[F_DRIFT]);
-                        d->dr_dev = ewa(d->dr_dev, clip_abs(d, dr, 2.0, MAD_TO_SIGMA * fmax(d->dr_dev, floor_)),
-                                        warm(d, a[A_DEV]) * w[F_DRIFT]);
+                        d->lvl_var = ewa(d->lvl_var, e * e, warm(inv_n, a[A_DEV]) * w[F_DRIFT]);
+                        d->dr_dev = ewa(d->dr_dev, clip_abs(d, dr, 2.0, MAD_TO_SIGMA * dmax(d->dr_dev, floor_)),
+                                        warm(inv_n, a[A_DEV]) * w[F_DRIFT]);
                 }
         }
 
         /* Raw means, the daily profile, and the seasonal feature. */
         d->raw_fast += a[A_FAST] * clamp(x - d->raw_fast, -4.0 * sigma, 4.0 * sigma);
         d->raw_slow = ewa(d->raw_slow, x, a[A_SLOW]);
-        d->raw_var = ewa(d->raw_var, (x - d->raw_slow) * (x - d->raw_slow), warm(d, a[A_DEV]));
+        d->raw_var = ewa(d->raw_var, (x - d->raw_slow) * (x - d->raw_slow), warm(inv_n, a[A_DEV]));
         if (d->settings.season != ANOMALY_SEASON_NONE) {
                 int b = season_bin_of(t);
                 double as;
 
                 if (d->season_on) {
                         double e = d->raw_fast - (d->raw_slow + s_t);
-                        double den = MAD_TO_SIGMA * fmax(d->seas_dev, floor_);
+                        double den = MAD_TO_SIGMA * dmax(d->seas_dev, floor_);
 
                         z[F_SEASON] = safe_z(e, den);
                         lp[F_SEASON] = tail_log10p(&d->tail[F_SEASON], z[F_SEASON]);
@@ -534,7 +576,7 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
                         d->seas_dev = ewa(d->seas_dev, clip_abs(d, e, 3.0, den), a[A_DEV] * w[F_SEASON]);
                         nf = 5;
                 } else
-                        d->seas_dev = ewa(d->seas_dev, fabs(d->raw_fast - d->raw_slow - s_t), warm(d, a[A_DEV]));
+                        d->seas_dev = ewa(d->seas_dev, fabs(d->raw_fast - d->raw_slow - s_t), warm(inv_n, a[A_DEV]));
 
                 if (d->season_n[b] < UINT16_MAX)
                         d->season_n[b]++;
@@ -557,7 +599,7 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
                         best_lp = lp[i];
                         best = i;
                 }
-        score = score_from_log10p(best_lp + log10((double) nf));
+        score = score_from_log10p(best_lp + (nf == 5 ? LOG10_5 : LOG10_4));
 #ifdef ANOMALY_TRACE
         fprintf(stderr, "T n=%llu x=%g z=[%.2f %.2f %.2f %.2f %.2f] lp=[%.2f %.2f %.2f %.2f %.2f] q99=[%.2f %.2f %.2f %.2f] score=%.3f\n",
                 (unsigned long long) d->n, x, z[0], z[1], z[2], z[3], z[4], lp[0], lp[1], lp[2], lp[3], lp[4],
@@ -568,7 +610,7 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
          * unusual. Young detectors learn faster (a 1/n step, like a running quantile). */
         if (d->n >= 10)
                 for (int i = 0; i < nf; i++) {
-                        double step = fmax(tail_step[i] * (i == F_SPIKE || i == F_VAR ? 1.0 : w[i]),
+                        double step = dmax(tail_step[i] * (i == F_SPIKE || i == F_VAR ? 1.0 : w[i]),
                                            TAIL_EARLY / (double) (d->n + 1));
 
                         tail_learn(&d->tail[i], z[i], step, i == F_DRIFT ? 1.645f : 0.05f, i == F_DRIFT ? 2.576f : 0.1f);
@@ -599,9 +641,9 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
 static double count_surprise(double k, double mu, double disp) {
         double dev;
 
-        mu = fmax(mu, 1e-12);
+        mu = dmax(mu, 1e-12);
         dev = (k > 0.0 ? k * log(k / mu) : 0.0) - k + mu;
-        return fmax(dev, 0.0) / disp / M_LN10;
+        return dmax(dev, 0.0) / disp / M_LN10;
 }
 
 static void count_update(AnomalyDetector *d, double dt, double c, AnomalyResult *ret) {
@@ -629,7 +671,7 @@ static void count_update(AnomalyDetector *d, double dt, double c, AnomalyResult 
         lp1 = tail_log10p(&d->count_tail[1], s[1]);
         if (lp1 < lp)
                 lp = lp1;
-        score = score_from_log10p(lp + log10(2.0));
+        score = score_from_log10p(lp + LOG10_2);
         if (d->n >= 10) {
                 /* Floors at the prior: the correction only ever makes the model less surprised. */
                 tail_learn(&d->count_tail[0], s[0], TAIL_STEP * (lp > UNUSUAL_LOG10P ? 1.0 : UNUSUAL_WEIGHT), 1.0f, 2.0f);
@@ -637,7 +679,7 @@ static void count_update(AnomalyDetector *d, double dt, double c, AnomalyResult 
         }
 
         /* Learn the rate from a winsorised count, so one burst does not teach "bursts are normal". */
-        c_learn = fmin(c, mu + 5.0 * sqrt(disp * mu + 1.0) + 1.0);
+        c_learn = dmin(c, mu + 5.0 * sqrt(disp * mu + 1.0) + 1.0);
         keep = 1.0 - a[A_COUNT_SLOW];
         d->rate_events = d->rate_events * keep + c_learn;
         d->rate_time = d->rate_time * keep + dt;
@@ -701,7 +743,7 @@ int anomaly_detector_update(AnomalyDetector *d, double t, double value, AnomalyR
         if (d->n == 0)
                 dte = d->settings.kind == ANOMALY_KIND_COUNT ? d->interval : 0.0;
         else
-                dte = fmax(dt, d->interval / 16.0);
+                dte = dmax(dt, d->interval / 16.0);
         update_alphas(d, dte);
 
         if (d->n == 0)
