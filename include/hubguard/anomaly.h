@@ -140,6 +140,8 @@ typedef struct AnomalyDetector {
         double dr_dev;                     /* mean absolute (mid - slow) */
         double raw_fast, raw_slow, raw_var; /* mean and variance of the raw value */
         double seas_dev;                   /* mean absolute deviation from the daily profile */
+        double last_value;                 /* the previous sample */
+        double quantum;                    /* a low quantile of the non-zero changes: the resolution */
         float season[ANOMALY_SEASON_BINS]; /* mean of (value - raw_slow) per hour of day */
         uint16_t season_n[ANOMALY_SEASON_BINS]; /* samples per bin, saturating */
         uint32_t season_changes;           /* bin changes seen */

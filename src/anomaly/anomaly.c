@@ -168,7 +168,7 @@ void anomaly_settings_default(AnomalySettings *s, AnomalyKind kind) {
                 .kind = kind,
                 .season = ANOMALY_SEASON_AUTO,
                 .warmup = 100,
-                .threshold = 0.5,
+                .threshold = 0.6,
                 .rule_limit = 0, /* a generic metric has no fixed rule; the daemon sets one per signal */
                 .rule_window = 60.0,
         };
@@ -319,8 +319,13 @@ static inline double warm(double inv_n, double a) {
  * (Student-t with 3 degrees of freedom: 2.5), judged by the power law, so a heavy-tailed metric does
  * not alarm on every rare value it is bound to produce.
  */
+#ifndef Q90_MIN_RATIO
+#define Q90_MIN_RATIO 0.45
+#endif
 static double tail_log10p(const AnomalyTail *t, double z) {
-        double q90 = t->q90, q99 = t->q99, expo, pareto, w;
+        /* q90 far below q99 says little about the tail (a metric mostly at one value has a q90 of
+         * about 0): the tail's shape is read from q90 >= 0.45 q99 at most (ratio <= 2.2). */
+        double q99 = t->q99, q90 = dmax(t->q90, Q90_MIN_RATIO * q99), expo, pareto, w;
 
         if (z <= q90)
                 return -z / q90;
@@ -418,9 +423,9 @@ static void season_review(AnomalyDetector *d) {
         var /= ANOMALY_SEASON_BINS;
         /* Hysteresis: on above 25% of the variance explained, off below 15%. */
         if (d->season_on)
-                d->season_on = var >= 0.15 * d->raw_var;
+                d->season_on = var > 0.0 && var >= 0.15 * d->raw_var;
         else
-                d->season_on = var >= 0.25 * d->raw_var;
+                d->season_on = var > 0.0 && var >= 0.25 * d->raw_var;
 }
 
 static void update_interval(AnomalyDetector *d, double dt) {
@@ -474,7 +479,7 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
                 d->raw_fast = d->raw_slow = x;
         }
 
-        floor_ = 1e-9 * fabs(d->raw_slow) + 1e-12;
+        floor_ = dmax(1e-9 * fabs(d->raw_slow) + 1e-12, 0.5 * d->quantum);
         sigma = MAD_TO_SIGMA * dmax(d->scale, floor_);
         s_t = d->season_on ? season_at(d, t) : 0.0;
 
@@ -592,6 +597,19 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
                 }
         }
 
+        /* The resolution of the metric: the 5th percentile of its non-zero changes, by stochastic
+         * approximation. A metric in whole numbers (or a constant one) cannot be judged below half
+         * its step; a continuous one has a tiny quantum and is not affected. Learned after the
+         * sample is judged, so that the first change of a constant metric counts in full. */
+        if (d->n > 0 && x != d->last_value) {
+                double dx = fabs(x - d->last_value);
+
+                if (d->quantum == 0.0)
+                        d->quantum = dx;
+                else
+                        d->quantum *= dx < d->quantum ? 1.0 - 0.05 * 0.95 : 1.0 + 0.05 * 0.05;
+        }
+        d->last_value = x;
         /* The smallest p wins. */
         best_lp = 0.0;
         for (int i = 0; i < nf; i++)
@@ -819,6 +837,8 @@ static const Field fields[] = {
         FIELD(raw_slow, FT_F64),
         FIELD(raw_var, FT_F64),
         FIELD(seas_dev, FT_F64),
+        FIELD(last_value, FT_F64),
+        FIELD(quantum, FT_F64),
         FIELDS(season, FT_F32, ANOMALY_SEASON_BINS),
         FIELDS(season_n, FT_U16, ANOMALY_SEASON_BINS),
         FIELD(season_changes, FT_U32),
@@ -1028,8 +1048,8 @@ const char *anomaly_blob_strerror(int r) {
 
 void anomaly_alert_settings_default(AnomalyAlertSettings *s) {
         *s = (AnomalyAlertSettings) {
-                .raise = 0.5,
-                .clear = 0.3,
+                .raise = 0.6,
+                .clear = 0.35,
                 .hold = 900.0,
                 .hub_limit = 5,
                 .hub_window = 3600.0,

@@ -104,6 +104,9 @@ void gen_spec_random(GenSpec *spec, uint64_t seed, bool counts) {
         };
         for (size_t i = 0; i < spec->n_anomalies; i++)
                 spec->kinds[i] = counts ? GEN_BURST : (GenAnomaly) (gen_next(&r) % GEN_BURST);
+        /* A fifth of the gauges report whole steps (integers, fixed decimals). */
+        if (!counts && gen_uniform(&r) < 0.2)
+                spec->quantum = gen_logrange(&r, 0.3, 4.0);
 }
 
 const char *gen_anomaly_to_string(GenAnomaly a) {
@@ -301,7 +304,10 @@ int gen_series(const GenSpec *spec, GenSeries *ret) {
                 default:
                         x = noise_sd * noise_mult * gen_noise(&r, spec->noise);
                 }
-                s.x[j] = level + unit * (x + shift);
+                x += shift;
+                if (spec->quantum > 0)
+                        x = floor(x / spec->quantum + 0.5) * spec->quantum;
+                s.x[j] = level + unit * x;
         }
 
         *ret = s;

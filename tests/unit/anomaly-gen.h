@@ -57,6 +57,7 @@ typedef struct GenSpec {
         GenAnomaly kinds[GEN_WINDOWS_MAX]; /* the kinds to inject (a kind that does not apply to the
                                             * base becomes a spike; GEN_BURST only on counts) */
         double magnitude;       /* anomaly size in units of the noise (0: drawn) */
+        double quantum;         /* round values to multiples of this many noise units (0: no) */
 } GenSpec;
 
 typedef struct GenSeries {

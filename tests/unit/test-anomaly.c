@@ -169,6 +169,41 @@ static void test_clean(void **state) {
         check_clean(GEN_BASE_AR1, GEN_NOISE_STUDENT3, 50);
 }
 
+/* Whole numbers with little noise (mostly the same value, now and then one more or less), and a
+ * constant: judged against their resolution, not against a scale of zero. */
+static void test_quantized(void **state) {
+        AnomalyDetector d;
+        AnomalyResult r;
+        GenRng rng = { 5 };
+        size_t high = 0;
+
+        detector_default(&d, ANOMALY_KIND_VALUE);
+        for (int i = 0; i < 3000; i++) {
+                assert_int_equal(anomaly_detector_update(&d, 300.0 * i, floor(10.5 + 0.3 * gen_gauss(&rng)), &r), 0);
+                high += r.score >= d.settings.threshold;
+        }
+        assert_true(high <= 3);
+        /* A jump by five steps is found at once. */
+        assert_int_equal(anomaly_detector_update(&d, 300.0 * 3000, 15.0, &r), 0);
+        assert_true(r.score >= d.settings.threshold);
+        assert_int_equal(r.reason, ANOMALY_REASON_SPIKE);
+
+        /* A constant, then a step: one alarm at the step, then quiet at the new level. */
+        detector_default(&d, ANOMALY_KIND_VALUE);
+        for (int i = 0; i < 1000; i++) {
+                assert_int_equal(anomaly_detector_update(&d, 60.0 * i, 5.0, &r), 0);
+                assert_true(r.score < d.settings.threshold);
+        }
+        assert_int_equal(anomaly_detector_update(&d, 60.0 * 1000, 6.0, &r), 0);
+        assert_true(r.score >= d.settings.threshold);
+        high = 0;
+        for (int i = 1001; i < 2000; i++) {
+                assert_int_equal(anomaly_detector_update(&d, 60.0 * i, 6.0, &r), 0);
+                high += r.score >= d.settings.threshold;
+        }
+        assert_true(high <= 5);
+}
+
 static void test_warmup(void **state) {
         AnomalyDetector d;
         AnomalyAlertSettings as;
@@ -257,6 +292,8 @@ static void test_time_order(void **state) {
         assert_int_equal(anomaly_detector_update(&d, 300.0, NAN, &r), -EINVAL);
         assert_int_equal(anomaly_detector_update(&d, 300.0, INFINITY, &r), -EINVAL);
         assert_int_equal(anomaly_detector_update(&d, NAN, 1.0, &r), -EINVAL);
+        assert_int_equal(anomaly_detector_update(&d, 300.0, 1e101, &r), -EDOM);
+        assert_int_equal(anomaly_detector_update(&d, 1e12, 1.0, &r), -EDOM);
         assert_int_equal(anomaly_detector_serialize(&d, after, sizeof(after)), n);
         assert_memory_equal(before, after, (size_t) n);
         /* Within the tolerance: taken as the same time. */
@@ -497,6 +534,7 @@ int main(void) {
                 cmocka_unit_test(test_seasonal),
                 cmocka_unit_test(test_count_burst),
                 cmocka_unit_test(test_clean),
+                cmocka_unit_test(test_quantized),
                 cmocka_unit_test(test_warmup),
                 cmocka_unit_test(test_count_rule),
                 cmocka_unit_test(test_gap),
