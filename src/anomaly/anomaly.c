@@ -43,15 +43,33 @@
 _Static_assert(sizeof(AnomalyDetector) <= ANOMALY_STATE_MAX, "AnomalyDetector must stay within 1 KiB");
 
 /* Time constants, in typical intervals. Tuned with tests/bench/anomaly-eval (see the README there). */
+#ifndef TAU_PRED1
 #define TAU_PRED1 1.0
+#endif
+#ifndef TAU_PRED8
 #define TAU_PRED8 8.0
+#endif
+#ifndef TAU_FAST
 #define TAU_FAST 4.0
+#endif
+#ifndef TAU_MID
 #define TAU_MID 40.0
+#endif
+#ifndef TAU_SLOW
 #define TAU_SLOW 400.0
+#endif
+#ifndef TAU_ERR
 #define TAU_ERR 30.0
-#define TAU_SCALE 50.0
+#endif
+#ifndef TAU_SCALE
+#define TAU_SCALE 200.0
+#endif
+#ifndef TAU_VAR
 #define TAU_VAR 8.0
+#endif
+#ifndef TAU_DEV
 #define TAU_DEV 400.0
+#endif
 #define TAU_COUNT_FAST 8.0
 /* The daily profile: each hourly bin forgets with 3 h of in-bin time, i.e. over about 3 days. */
 #define TAU_SEASON_S (3.0 * 3600.0)
@@ -92,7 +110,7 @@ _Static_assert(F_SEASON + 1 == ANOMALY_FEATURES, "one tail per feature");
 #define TAIL_STEP 0.03
 #endif
 #ifndef TAIL_EARLY
-#define TAIL_EARLY 2.0
+#define TAIL_EARLY 10.0
 #endif
 #define Z_MAX 1e6
 /* Bonferroni corrections for 2, 4 and 5 features. */
@@ -624,12 +642,13 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
                 d->tail[0].q99, d->tail[1].q99, d->tail[2].q99, d->tail[3].q99, score);
 #endif
 
-        /* Fast features always teach their tails (one spike moves q99 by 3%); slow ones a tenth when
-         * unusual. Young detectors learn faster (a 1/n step, like a running quantile). */
+        /* Fast features always teach their tails (one spike moves q99 by 3%), faster while the detector
+         * is young (a 1/n step, like a running quantile); slow ones learn slowly, and a tenth as much
+         * when unusual, or they would learn a drift while it happens. */
         if (d->n >= 10)
                 for (int i = 0; i < nf; i++) {
-                        double step = dmax(tail_step[i] * (i == F_SPIKE || i == F_VAR ? 1.0 : w[i]),
-                                           TAIL_EARLY / (double) (d->n + 1));
+                        bool fast = i == F_SPIKE || i == F_VAR;
+                        double step = fast ? dmax(tail_step[i], TAIL_EARLY * inv_n) : tail_step[i] * w[i];
 
                         tail_learn(&d->tail[i], z[i], step, i == F_DRIFT ? 1.645f : 0.05f, i == F_DRIFT ? 2.576f : 0.1f);
                 }

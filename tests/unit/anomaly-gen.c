@@ -135,7 +135,7 @@ int gen_series(const GenSpec *spec, GenSeries *ret) {
         GenRng r = { spec->seed ^ 0x5851f42d4c957f2dULL };
         GenSeries s = { .n = spec->n };
         double unit, level, amp = 0, amp2 = 0, phase, phase2, walk_step = 0, ar_phi = 0, ar_sd = 0;
-        double lambda0 = 0, shape = 0, noise_sd = 1.0, walk = 0, ar = 0, t;
+        double lambda0 = 0, shape = 0, noise_sd = 1.0, walk = 0, ar = 0, hetero = 0, t;
         double mag[GEN_WINDOWS_MAX], extra[GEN_WINDOWS_MAX], sign[GEN_WINDOWS_MAX];
         size_t len[GEN_WINDOWS_MAX];
 
@@ -157,6 +157,7 @@ int gen_series(const GenSpec *spec, GenSeries *ret) {
         case GEN_BASE_DAILY:
                 amp = gen_range(&r, 2.0, 10.0);
                 amp2 = amp * gen_range(&r, 0.0, 0.5);
+                hetero = gen_uniform(&r) < 0.5 ? gen_range(&r, 0.3, 0.8) : 0.0;
                 break;
         case GEN_BASE_WALK:
                 walk_step = gen_logrange(&r, 0.05, 0.7);
@@ -277,7 +278,9 @@ int gen_series(const GenSpec *spec, GenSeries *ret) {
                 switch (spec->base) {
                 case GEN_BASE_DAILY: {
                         double v = amp * daily + amp2 * sin(4 * M_PI * t / DAY_S + phase2);
-                        x = (season_broken ? -v : v) + noise_sd * noise_mult * gen_noise(&r, spec->noise);
+                        /* Busy hours are noisier (heteroscedastic) in some series. */
+                        x = (season_broken ? -v : v) +
+                            noise_sd * noise_mult * (1.0 + hetero * daily) * gen_noise(&r, spec->noise);
                         break;
                 }
                 case GEN_BASE_WALK:
