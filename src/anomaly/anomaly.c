@@ -181,6 +181,26 @@ const char *anomaly_alert_event_to_string(AnomalyAlertEvent e) {
 
 /* ---- settings ---- */
 
+/*
+ * The defaults, measured with tests/bench/anomaly-eval (300 gauge and 150 counter series of 2000 to
+ * 6000 samples: flat, daily with heteroscedastic noise, random walks, AR(1); Gaussian, Student-t(3),
+ * Laplace noise; regular, jittered and gappy timestamps; a fifth in whole steps; 1 to 3 injected
+ * anomalies in three quarters of them):
+ *
+ *   `build-dev/tests/bench/anomaly-eval` (seeds 1..)       threshold 0.6   0.5
+ *     gauges:   windows detected                            58.6%          70.8%
+ *               points >= threshold outside windows         0.56 / 1000    1.20 / 1000
+ *               alerts (AnomalyAlerter) outside windows     0.34 / 1000
+ *               AUC (window's best vs normal points) 0.997, average precision 0.30
+ *     counters: windows detected 96.5%, 0.09 / 1000 false points, AUC 1.000
+ *   `anomaly-eval 300 150 5001` (other seeds): gauges 62.7% at 0.54 / 1000, counters 95.3% at 0.14 / 1000
+ *
+ * By kind (gauges, 0.6): spikes 58% (6-12 noise units; heavy tails and random walks hide the
+ * smaller ones), level shifts 57% (3-8 units), variance changes 85%, broken daily patterns 100%,
+ * drifts 24% overall but 78% on flat series (a slow ramp on a random walk is not distinguishable
+ * from the walk).
+ * 0.6 is about one sample in 10^3.6 on a calibrated metric; hub-telemetryd may set another.
+ */
 void anomaly_settings_default(AnomalySettings *s, AnomalyKind kind) {
         *s = (AnomalySettings) {
                 .kind = kind,
