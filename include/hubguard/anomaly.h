@@ -50,7 +50,7 @@
 /* The version of the serialized state; a blob of another version is refused with -EPROTONOSUPPORT. */
 #define ANOMALY_STATE_VERSION 1
 
-/* Bytes a serialized detector takes, header included (a constant; see anomaly_detector_serialize). */
+/* An upper bound of the bytes a serialized detector takes, header included (752 in version 1). */
 #define ANOMALY_BLOB_SIZE_MAX 1536
 
 /* Daily profile bins (24: hourly). */
