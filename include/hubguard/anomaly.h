@@ -19,6 +19,9 @@
  *                       learned rate, plus a fixed rule: more than rule_limit events within
  *                       rule_window seconds always scores 1 with reason "rule".
  *
+ * The first settings.warmup samples score 0 (reason "warm-up"); over the next as many, scores ramp up
+ * from 0 to their full value, as the statistics settle.
+ *
  * Timestamps are seconds (any epoch; the daily season uses t modulo 86400, so UTC epoch seconds give
  * UTC days). They may be irregular and have gaps; a timestamp before the previous one by at most
  * ANOMALY_TIME_TOLERANCE seconds is taken as equal to it, one further back is refused (-ERANGE).
