@@ -75,6 +75,10 @@ static void out_score(Output *o, double score) {
 }
 
 static void help(void) {
+        AnomalySettings v, c;
+
+        anomaly_settings_default(&v, ANOMALY_KIND_VALUE);
+        anomaly_settings_default(&c, ANOMALY_KIND_COUNT);
         printf("hubguard-score [OPTIONS...] < INPUT.csv > SCORES.csv\n\n"
                "Score a time series for anomalies with the detector of hub-telemetryd.\n"
                "Input: a header line, then timestamp,value rows; timestamps in epoch seconds or\n"
@@ -90,12 +94,12 @@ static void help(void) {
                "     --season=auto|none|daily  Daily profile (default auto)\n"
                "     --threshold=T        Add a column is_anomaly: 1 when the score >= T (0 < T <= 1)\n"
                "     --rule-limit=N       count: more than N events within the rule window score 1\n"
-               "                          (default %u, 0: no rule)\n"
+               "                          (default %u: no rule)\n"
                "     --rule-window=S      count: the rule window in seconds (default %g, 1..86400)\n"
                "     --reason             Add a column reason: the feature that made the row unusual\n\n"
                "A malformed row stops the run with 'hubguard-score: line N: ...' and exit status 1;\n"
                "the rows before it have been written. See hubguard-score(1).\n",
-               100u, 20u, 60.0);
+               v.warmup, c.rule_limit, c.rule_window);
 }
 
 static int parse_uint(const char *s, unsigned long max, uint32_t *ret) {
