@@ -94,7 +94,7 @@ static void help(void) {
                "     --season=auto|none|daily  Daily profile (default auto)\n"
                "     --threshold=T        Add a column is_anomaly: 1 when the score >= T (0 < T <= 1)\n"
                "     --rule-limit=N       count: more than N events within the rule window score 1\n"
-               "                          (default %u: no rule)\n"
+               "                          (default %u; 0: no rule)\n"
                "     --rule-window=S      count: the rule window in seconds (default %g, 1..86400)\n"
                "     --reason             Add a column reason: the feature that made the row unusual\n\n"
                "A malformed row stops the run with 'hubguard-score: line N: ...' and exit status 1;\n"
