@@ -13,18 +13,25 @@
  *                     running error; the scale is a Huber-clipped mean absolute residual, so a spike
  *                     does not inflate the scale that judges the next one; after a gap the residual
  *                     is discounted by the gap's length)
- *        level-shift  |fast mean - mid mean| over its own running mean absolute value
- *        drift        |mid mean - slow mean| over its own running mean absolute value
+ *        level-shift  |fast mean - mid mean| over its own running mean absolute value; a sure shift
+ *                     re-baselines the slower means (one shift, one incident)
+ *        drift        |mid mean - slow mean| over the larger of half the short-term spread and 2.5
+ *                     times its own usual value, only while the fast mean leads the same way (a
+ *                     sustained trend, not the aftermath of a step)
  *        variance     |log(fast mean squared residual / scale^2)|
  *        seasonal     |fast raw mean - (slow raw mean + daily profile)| over its own scale, once the
  *                     profile is on (auto: two days seen and it explains >= 25% of the variance)
+ *      No scale goes below half the metric's resolution (a low quantile of its non-zero changes), so
+ *      whole-number and constant metrics are judged by their steps, not against a scale of zero.
  *   3. each z becomes a tail probability against the metric's own history: two quantiles of the
- *      feature (90% and 99%) are learned by stochastic approximation, and the tail is exponential
- *      through them (log p linear in z): a heavy-tailed metric learns high quantiles and stops
- *      alarming; a feature's own unusual values teach its quantiles and its normaliser only a tenth
- *      as much, and slow features learn slowly, so an anomaly is not learned while it happens.
+ *      feature (90% and 99%) are learned by stochastic approximation; log p is linear in z through
+ *      them, and beyond q99 a mix of that exponential tail and a power law chosen by the tail's
+ *      shape (q99 / q90): a heavy-tailed metric learns so and stops alarming on its rare values.
+ *      Slow features learn slowly, and a tenth as much from their own unusual values, so an anomaly
+ *      is not learned while it happens.
  *   4. score = -log10(k * min p) / 6, clamped to [0, 1], k the number of features (Bonferroni);
- *      reason = the feature with the smallest p.
+ *      reason = the feature with the smallest p. Zero during the warm-up, then ramped up over as many
+ *      samples again.
  *
  * Count kind: Poisson-like surprise of the sample's count, and of a short window's count, under the
  * slowly learned rate, divided by the learned dispersion (variance over mean >= 1), with a one-sided
@@ -42,7 +49,8 @@
 
 _Static_assert(sizeof(AnomalyDetector) <= ANOMALY_STATE_MAX, "AnomalyDetector must stay within 1 KiB");
 
-/* Time constants, in typical intervals. Tuned with tests/bench/anomaly-eval (see the README there). */
+/* Time constants, in typical intervals. Tuned with tests/bench/anomaly-eval (figures above
+ * anomaly_settings_default()); the #ifndef lets an experiment override them with -D. */
 #ifndef TAU_PRED1
 #define TAU_PRED1 1.0
 #endif
