@@ -40,9 +40,6 @@
  */
 
 #include <math.h>
-#ifdef ANOMALY_TRACE
-#include <stdio.h>
-#endif
 #include <string.h>
 
 #include "hubguard/anomaly.h"
@@ -664,11 +661,6 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
                         best = i;
                 }
         score = score_from_log10p(best_lp + (nf == 5 ? LOG10_5 : LOG10_4));
-#ifdef ANOMALY_TRACE
-        fprintf(stderr, "T n=%llu x=%g z=[%.2f %.2f %.2f %.2f %.2f] lp=[%.2f %.2f %.2f %.2f %.2f] q99=[%.2f %.2f %.2f %.2f] score=%.3f\n",
-                (unsigned long long) d->n, x, z[0], z[1], z[2], z[3], z[4], lp[0], lp[1], lp[2], lp[3], lp[4],
-                d->tail[0].q99, d->tail[1].q99, d->tail[2].q99, d->tail[3].q99, score);
-#endif
 
         /* Fast features always teach their tails (one spike moves q99 by 3%), faster while the detector
          * is young (a 1/n step, like a running quantile); slow ones learn slowly, and a tenth as much
