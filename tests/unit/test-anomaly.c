@@ -523,6 +523,39 @@ static void test_alerter_hub(void **state) {
         assert_int_equal(anomaly_hub_init(&hub, &s), -EINVAL);
 }
 
+/* End to end: a level shift on a generated series, detector and alerter with their defaults: one
+ * alert for the incident, however many samples score high. */
+static void test_one_alert_per_shift(void **state) {
+        for (uint64_t seed = 1; seed <= 5; seed++) {
+                AnomalyAlertSettings as;
+                AnomalyDetector d;
+                AnomalyHub hub;
+                AnomalyAlerter al;
+                GenSeries s;
+                size_t raised_in = 0, high_in = 0;
+
+                make_series(&s, seed * 31337, GEN_BASE_FLAT, GEN_NOISE_GAUSS, GEN_LEVEL_SHIFT, 8.0, false);
+                detector_default(&d, ANOMALY_KIND_VALUE);
+                anomaly_alert_settings_default(&as);
+                assert_int_equal(anomaly_hub_init(&hub, &as), 0);
+                anomaly_alerter_init(&al);
+                for (size_t j = 0; j < s.n; j++) {
+                        AnomalyResult r;
+                        AnomalyAlertEvent e;
+
+                        assert_int_equal(anomaly_detector_update(&d, s.t[j], s.x[j], &r), 0);
+                        e = anomaly_alerter_update(&al, &hub, s.t[j], &r);
+                        if (j >= s.windows[0].start && j < s.windows[0].start + 200) {
+                                raised_in += e == ANOMALY_ALERT_RAISE;
+                                high_in += r.score >= as.raise;
+                        }
+                }
+                assert_int_equal(raised_in, 1);
+                assert_true(high_in >= 1);
+                gen_series_free(&s);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_size),
@@ -544,6 +577,7 @@ int main(void) {
                 cmocka_unit_test(test_determinism),
                 cmocka_unit_test(test_alerter_one_incident),
                 cmocka_unit_test(test_alerter_hub),
+                cmocka_unit_test(test_one_alert_per_shift),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
