@@ -126,6 +126,10 @@ static void test_format(void **state) {
         assert_int_equal(r.status, 0);
         assert_string_equal(r.out, "timestamp,anomaly_score\n5,0.000000\n6,0.000000\n");
         run_free(&r);
+        r = RUN("\"timestamp\",\"value\"\n\"5\",\"1\"\n");
+        assert_int_equal(r.status, 0);
+        assert_string_equal(r.out, "timestamp,anomaly_score\n\"5\",0.000000\n");
+        run_free(&r);
         r = RUN("timestamp,value\n5,1");
         assert_int_equal(r.status, 0);
         assert_string_equal(r.out, "timestamp,anomaly_score\n5,0.000000\n");
