@@ -496,7 +496,7 @@ static void season_review(AnomalyDetector *d) {
 static void update_interval(AnomalyDetector *d, double dt) {
         if (dt <= 0)
                 return;
-        if (d->n == 1) {
+        if (d->t_last == d->t_first) { /* the first positive dt (t_last has not moved yet) */
                 d->interval = d->interval_est = dt;
                 return;
         }

@@ -276,6 +276,24 @@ static void test_gap(void **state) {
         }
 }
 
+/* The typical interval: from the first positive step (duplicates first), then a running median. */
+static void test_interval(void **state) {
+        AnomalyDetector d;
+        AnomalyResult r;
+
+        detector_default(&d, ANOMALY_KIND_VALUE);
+        assert_int_equal(anomaly_detector_update(&d, 1000.0, 1.0, &r), 0);
+        assert_int_equal(anomaly_detector_update(&d, 1000.0, 1.0, &r), 0);
+        assert_int_equal(anomaly_detector_update(&d, 1001.0, 1.0, &r), 0);
+        assert_true(d.interval == 1.0);
+        /* A new cadence is adopted after a while, not at the first odd step. */
+        assert_int_equal(anomaly_detector_update(&d, 1011.0, 1.0, &r), 0);
+        assert_true(d.interval == 1.0);
+        for (int i = 1; i <= 300; i++)
+                assert_int_equal(anomaly_detector_update(&d, 1011.0 + 10.0 * i, 1.0, &r), 0);
+        assert_true(d.interval > 7.0 && d.interval < 14.0);
+}
+
 static void test_time_order(void **state) {
         uint8_t before[ANOMALY_BLOB_SIZE_MAX], after[ANOMALY_BLOB_SIZE_MAX];
         AnomalyDetector d;
@@ -571,6 +589,7 @@ int main(void) {
                 cmocka_unit_test(test_warmup),
                 cmocka_unit_test(test_count_rule),
                 cmocka_unit_test(test_gap),
+                cmocka_unit_test(test_interval),
                 cmocka_unit_test(test_time_order),
                 cmocka_unit_test(test_save_restore),
                 cmocka_unit_test(test_blob_errors),
