@@ -43,9 +43,10 @@
 #define ANOMALY_TIME_TOLERANCE 1.0
 
 /* Inputs beyond these magnitudes are refused (-EDOM): they would overflow the statistics' squares.
- * 1e11 s is the year 5138. */
+ * 1e13 s is past the year 300000: room for epoch milliseconds too (read as seconds, they still
+ * score, only the daily profile is then meaningless). */
 #define ANOMALY_VALUE_MAX 1e100
-#define ANOMALY_TIME_MAX 1e11
+#define ANOMALY_TIME_MAX 1e13
 
 /* The fixed upper bound of sizeof(AnomalyDetector), asserted in anomaly.c. */
 #define ANOMALY_STATE_MAX 1024
