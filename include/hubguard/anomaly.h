@@ -193,7 +193,8 @@ int anomaly_detector_serialize(const AnomalyDetector *d, uint8_t *buf, size_t si
  * one. On error *d is untouched and the code says why:
  *   -EBADMSG          not a detector blob (bad magic), truncated, trailing bytes, or checksum mismatch
  *   -EPROTONOSUPPORT  a blob of another ANOMALY_STATE_VERSION
- *   -EINVAL           the blob's settings or state values are invalid
+ *   -EINVAL           the blob's settings or state values are invalid (out of range, not finite,
+ *                     or of a magnitude no valid input produces)
  */
 int anomaly_detector_deserialize(AnomalyDetector *d, const uint8_t *buf, size_t size);
 

@@ -1017,6 +1017,10 @@ int anomaly_detector_serialize(const AnomalyDetector *d, uint8_t *buf, size_t si
         return (int) total;
 }
 
+/* Valid inputs keep every statistic far below this (values <= 1e100, their squares <= 1e201); a blob
+ * beyond it was not written by this code, and could overflow the arithmetic. */
+#define BLOB_MAGNITUDE_MAX 1e250
+
 static bool double_fields_finite(const AnomalyDetector *d) {
         for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
                 for (size_t j = 0; j < fields[i].count; j++) {
@@ -1025,7 +1029,7 @@ static bool double_fields_finite(const AnomalyDetector *d) {
                         if (fields[i].type == FT_F64) {
                                 double x;
                                 memcpy(&x, p, 8);
-                                if (!isfinite(x))
+                                if (!isfinite(x) || fabs(x) > BLOB_MAGNITUDE_MAX)
                                         return false;
                         } else if (fields[i].type == FT_F32) {
                                 float x;

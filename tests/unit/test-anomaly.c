@@ -392,6 +392,19 @@ static void test_blob_errors(void **state) {
                 bad[i] ^= 0x10;
                 assert_int_equal(anomaly_detector_deserialize(&e, bad, (size_t) n), -EBADMSG);
         }
+        /* A well-formed blob (right checksum) with an absurd value: refused as invalid. */
+        {
+                AnomalyDetector w = d;
+                uint8_t odd[ANOMALY_BLOB_SIZE_MAX];
+
+                w.scale = 1e300;
+                assert_int_equal(anomaly_detector_serialize(&w, odd, sizeof(odd)), n);
+                assert_int_equal(anomaly_detector_deserialize(&e, odd, (size_t) n), -EINVAL);
+                w = d;
+                w.settings.warmup = 0;
+                assert_int_equal(anomaly_detector_serialize(&w, odd, sizeof(odd)), n);
+                assert_int_equal(anomaly_detector_deserialize(&e, odd, (size_t) n), -EINVAL);
+        }
         /* e is untouched by all of that. */
         {
                 AnomalyDetector fresh;
