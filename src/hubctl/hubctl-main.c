@@ -20,6 +20,8 @@ static const HubctlVerb verbs[] = {
           verb_identity },
         { "telemetry", "Show whether telemetry reaches the cloud, and what waits or was dropped",
           verb_telemetry_usage, verb_telemetry },
+        { "data", "Show, export or erase the personal data the hub keeps", verb_data_usage, verb_data },
+        { "consent", "List, grant or revoke consent to optional processing", verb_consent_usage, verb_consent },
 };
 
 static void help(void) {
