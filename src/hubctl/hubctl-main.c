@@ -22,6 +22,8 @@ static const HubctlVerb verbs[] = {
           verb_telemetry_usage, verb_telemetry },
         { "data", "Show, export or erase the personal data the hub keeps", verb_data_usage, verb_data },
         { "consent", "List, grant or revoke consent to optional processing", verb_consent_usage, verb_consent },
+        { "factory-reset", "Erase all user data; the hub provisions itself anew", verb_factory_reset_usage,
+          verb_factory_reset },
 };
 
 static void help(void) {
@@ -29,8 +31,8 @@ static void help(void) {
                "Control and inspect the hubguard security core of this hub.\n\n"
                "Commands:\n");
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                printf("  %-10s %s\n", verbs[i].name, verbs[i].summary);
-        printf("  %-10s %s\n", "help", "Show this help, or a command's help");
+                printf("  %-14s %s\n", verbs[i].name, verbs[i].summary);
+        printf("  %-14s %s\n", "help", "Show this help, or a command's help");
         printf("\nOptions:\n"
                "  -h --help     Show this help\n"
                "     --version  Show the version\n"

@@ -59,7 +59,8 @@ extern const char verb_provision_usage[], verb_password_usage[], verb_identity_u
 
 int verb_data(int argc, char *argv[], const HubctlOptions *o);
 int verb_consent(int argc, char *argv[], const HubctlOptions *o);
-extern const char verb_data_usage[], verb_consent_usage[];
+int verb_factory_reset(int argc, char *argv[], const HubctlOptions *o);
+extern const char verb_data_usage[], verb_consent_usage[], verb_factory_reset_usage[];
 
 /* Calls to hub-privacyd (hubctl-data.c), shared by data, consent and factory-reset. */
 struct json_t;

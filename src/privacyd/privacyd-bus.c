@@ -8,12 +8,14 @@
 
 #include <fcntl.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "hubguard/bus-names.h"
 #include "hubguard/bus-util.h"
+#include "hubguard/fileio.h"
 #include "hubguard/log.h"
 #include "hubguard/message-ids.h"
 #include "hubguard/validate.h"
@@ -436,7 +438,7 @@ static int method_export(sd_bus_message *msg, void *userdata, sd_bus_error *erro
 static int method_erase(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         PrivacyManager *m = manager(userdata);
         char request_id[PRIVACY_REQUEST_ID_LEN + 1], reason[32];
-        _cleanup_free_ char *receipt = NULL;
+        _cleanup_free_ char *receipt = NULL, *extra = NULL;
         const char *subject;
         uid_t uid;
         int r;
@@ -455,7 +457,22 @@ static int method_erase(sd_bus_message *msg, void *userdata, sd_bus_error *error
         r = privacy_erase_begin(&m->store, subject, reason, uid, privacy_now_usec(), request_id);
         if (r < 0)
                 return store_error(r, subject, error);
-        r = privacy_erase_run(&m->store, request_id, NULL, privacy_now_usec());
+        /* The declared apps' part goes to hub-privacy-helper (root); asked before anything is destroyed. */
+        if (privacy_apps_have_erase(m)) {
+                json_t *a = json_array();
+
+                r = privacy_request_app_erase(m, request_id, subject);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot ask hub-privacy-helper to erase %s in the declared app stores; "
+                                             "asked again at the next start: %m", subject);
+                for (size_t i = 0; a && i < m->decl.n_apps; i++)
+                        if (decl_app_has_erase(&m->decl.apps[i]))
+                                (void) json_array_append_new(a, json_pack("{ssss}", "store", m->decl.apps[i].name, "result",
+                                                                          "requested from hub-privacy-helper"));
+                extra = a ? json_dumps(a, JSON_COMPACT) : NULL;
+                json_decref(a);
+        }
+        r = privacy_erase_run(&m->store, request_id, extra, privacy_now_usec());
         if (r < 0)
                 /* The journal holds the intent: the next start finishes it. */
                 return sd_bus_error_set_errnof(error, r,
@@ -592,6 +609,59 @@ static int method_list_consents(sd_bus_message *msg, void *userdata, sd_bus_erro
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* ---- factory reset ---- */
+
+static int method_factory_reset(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        PrivacyManager *m = manager(userdata);
+        char id[PRIVACY_REQUEST_ID_LEN + 1], line[64];
+        unsigned char raw[PRIVACY_REQUEST_ID_LEN / 2];
+        uid_t uid;
+        int r;
+
+        r = authorise(msg, false, "FactoryReset", &uid, error);
+        if (r < 0)
+                return r;
+        randombytes_buf(raw, sizeof raw);
+        sodium_bin2hex(id, sizeof id, raw, sizeof raw);
+        (void) snprintf(line, sizeof line, "factory-reset %s\n", id);
+        /* This daemon may not touch the other domains' files: hub-privacy-helper does, as root. */
+        r = privacy_request_helper(m, id, line);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot ask hub-privacy-helper for the reset: %m");
+        log_notice("Factory reset %s requested by uid %u: every domain's user data will be erased.", id, (unsigned) uid);
+        return sd_bus_reply_method_return(msg, "s", id);
+}
+
+static int method_factory_reset_result(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        PrivacyManager *m = manager(userdata);
+        _cleanup_free_ char *text = NULL;
+        char path[PATH_MAX];
+        json_t *o;
+        int r;
+
+        r = authorise(msg, true, "FactoryResetResult", NULL, error);
+        if (r < 0)
+                return r;
+        (void) snprintf(path, sizeof path, "%s/%s", m->daemon->state_dir, PRIVACY_FACTORY_RESET_RESULT);
+        r = read_file_bounded(path, PRIVACY_RESULT_MAX, &text, NULL);
+        if (r == -ENOENT)
+                return sd_bus_reply_method_return(msg, "s", "");
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot read the result of the last reset: %m");
+        /* Written by the helper as root, but still checked before it is passed on. */
+        o = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(o)) {
+                json_decref(o);
+                return sd_bus_error_set(error, HUB_BUS_ERROR_INVALID_INPUT, "The result of the last reset is damaged.");
+        }
+        free(text);
+        text = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        if (!text)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(msg, "s", text);
+}
+
 const sd_bus_vtable privacy_manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         HUB_MANAGER_COMMON_PROPERTIES,
@@ -622,5 +692,9 @@ const sd_bus_vtable privacy_manager_vtable[] = {
                                 method_revoke_consent, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListConsents", SD_BUS_ARGS("s", subject), SD_BUS_RESULT("a(ssbt)", consents),
                                 method_list_consents, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("FactoryReset", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", request_id), method_factory_reset,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("FactoryResetResult", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", result),
+                                method_factory_reset_result, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
+#include "config.h"
 #include "hubguard/bus-names.h"
+#include "hubguard/fileio.h"
 #include "hubguard/log.h"
 #include "hubguard/seal.h"
 #include "privacyd-manager.h"
@@ -233,6 +241,100 @@ void privacy_kick_cloud(PrivacyManager *m) {
                 (void) on_cloud_timer(NULL, 0, m);
 }
 
+/* ---- the privileged helper ---- */
+
+bool privacy_apps_have_erase(PrivacyManager *m) {
+        for (size_t i = 0; i < m->decl.n_apps; i++)
+                if (decl_app_has_erase(&m->decl.apps[i]))
+                        return true;
+        return false;
+}
+
+int privacy_request_helper(PrivacyManager *m, const char *request_id, const char *line) {
+        char path[PATH_MAX];
+
+        if (snprintf(path, sizeof path, "%s/%s/%s.req", m->daemon->state_dir, PRIVACY_REQUESTS_DIR, request_id) >=
+            (int) sizeof path)
+                return -ENAMETOOLONG;
+        /* Atomic: hub-privacy-helper.path sees the file whole or not at all. */
+        return write_file_atomic(path, line, strlen(line), 0600);
+}
+
+static void collect_one(PrivacyManager *m, const char *dir, const char *name) {
+        _cleanup_free_ char *text = NULL, *stores = NULL;
+        char path[PATH_MAX], id[PRIVACY_REQUEST_ID_LEN + 1];
+        json_t *o;
+        int r;
+
+        if (strlen(name) != PRIVACY_REQUEST_ID_LEN + 5 || !streq(name + PRIVACY_REQUEST_ID_LEN, ".json"))
+                return;
+        memcpy(id, name, PRIVACY_REQUEST_ID_LEN);
+        id[PRIVACY_REQUEST_ID_LEN] = '\0';
+        if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int) sizeof path)
+                return;
+        r = read_file_bounded(path, PRIVACY_RESULT_MAX, &text, NULL);
+        if (r < 0)
+                return;
+        o = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+        stores = o ? json_dumps(json_object_get(o, "stores"), JSON_COMPACT) : NULL;
+        json_decref(o);
+        r = stores ? privacy_receipt_merge_stores(&m->store, id, stores) : -EBADMSG;
+        if (r == -ENOENT)
+                return; /* its erase is not finished yet: kept for the next look */
+        if (r < 0)
+                log_warning_errno(r, "Cannot take the helper's result '%s': %m", path);
+        else
+                log_info("Erase %s: the declared app stores reported.", id);
+        (void) unlink(path);
+}
+
+void privacy_collect_results(PrivacyManager *m) {
+        char dir[PATH_MAX];
+        struct dirent *de;
+        DIR *d;
+
+        (void) snprintf(dir, sizeof dir, "%s/%s", m->daemon->state_dir, PRIVACY_RESULTS_DIR);
+        d = opendir(dir);
+        while (d && (de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        collect_one(m, dir, de->d_name);
+        if (d)
+                closedir(d);
+}
+
+static int on_results(sd_event_source *s, const struct inotify_event *event, void *userdata) {
+        privacy_collect_results(userdata);
+        return 0;
+}
+
+static int request_app_erase(const char *request_id, const char *subject, PrivacyCloudState cloud, void *userdata) {
+        char line[128];
+
+        (void) snprintf(line, sizeof line, "erase-subject %s %s\n", subject, request_id);
+        return privacy_request_helper(userdata, request_id, line);
+}
+
+int privacy_request_app_erase(PrivacyManager *m, const char *request_id, const char *subject) {
+        return request_app_erase(request_id, subject, PRIVACY_CLOUD_TO_REQUEST, m);
+}
+
+static int setup_helper_dirs(PrivacyManager *m) {
+        const char *names[] = { PRIVACY_REQUESTS_DIR, PRIVACY_RESULTS_DIR };
+        char path[PATH_MAX];
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                (void) snprintf(path, sizeof path, "%s/%s", m->daemon->state_dir, names[i]);
+                if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "Cannot make '%s': %m", path);
+        }
+        r = sd_event_add_inotify(m->daemon->event, &m->results_watch, path, IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB | IN_ONLYDIR,
+                                 on_results, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch '%s': %m", path);
+        return 0;
+}
+
 /* ---- set-up ---- */
 
 static int privacy_setup(HubDaemon *d) {
@@ -261,18 +363,33 @@ static int privacy_setup(HubDaemon *d) {
                                        "($CREDENTIALS_DIRECTORY/%s): %m. systemd provides it with "
                                        "LoadCredentialEncrypted= (hub-privacyd.service); tests/devstack makes one.",
                                        PRIVACY_MASTER_KEY_CREDENTIAL);
-        r = privacy_store_init(&m->store, d->db, m->master_key, privacy_builtin_categories,
-                               privacy_n_builtin_categories);
+        /* Other hub apps' declarations: their categories, and what an erase must do in their stores. */
+        r = decl_load(d->confdir ?: CONF_DIR, &m->decl);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the privacy.d declarations: %m");
+        if (m->decl.n_apps > 0)
+                log_info("%zu hub app(s) declare personal data in privacy.d.", m->decl.n_apps);
+        r = setup_helper_dirs(m);
+        if (r < 0)
+                return r;
+        r = privacy_store_init(&m->store, d->db, m->master_key, m->decl.categories, m->decl.n_categories);
         if (r < 0)
                 return log_error_errno(r, "Failed to enable secure_delete: %m");
 
-        /* An erase that a crash or power cut interrupted is finished before anything else is served. */
+        /* An erase that a crash or power cut interrupted is finished before anything else is served;
+         * the declared apps are asked (again: their actions are idempotent) first. */
+        if (privacy_apps_have_erase(m)) {
+                r = privacy_erase_jobs_foreach(&m->store, request_app_erase, m);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot ask hub-privacy-helper to finish an erase: %m");
+        }
         r = privacy_erase_resume(&m->store, privacy_now_usec(), &resumed);
         if (r < 0)
                 return log_error_errno(r, "Cannot finish the interrupted erase: %m");
         if (resumed > 0)
                 log_notice("Finished %u erase(s) interrupted by a stop, crash or power cut.", resumed);
 
+        privacy_collect_results(m);
         privacy_schedule_expire(m);
         privacy_kick_cloud(m);
         return 0;
@@ -288,6 +405,8 @@ static void privacy_teardown(HubDaemon *d) {
         while (m->cloud_call_list)
                 sd_bus_slot_unref(m->cloud_call_list->slot);
         sd_event_source_disable_unref(m->expire_timer);
+        sd_event_source_disable_unref(m->results_watch);
+        decl_set_free(&m->decl);
         sd_event_source_disable_unref(m->cloud_timer);
         sodium_free(m->master_key);
         free(m);

@@ -903,6 +903,25 @@ int privacy_erase_run(PrivacyStore *s, const char *request_id, const char *extra
         return privacy_checkpoint(s);
 }
 
+int privacy_erase_jobs_foreach(PrivacyStore *s, PrivacyReceiptCb cb, void *userdata) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = prepare(s, "SELECT request_id, subject FROM erase_job ORDER BY requested_usec", &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *id = (const char *) sqlite3_column_text(st, 0), *subject = (const char *) sqlite3_column_text(st, 1);
+
+                if (!is_lower_hex(id, PRIVACY_REQUEST_ID_LEN) || !privacy_subject_id_is_valid(subject))
+                        return -EBADMSG;
+                r = cb(id, subject, PRIVACY_CLOUD_TO_REQUEST, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
+}
+
 int privacy_erase_resume(PrivacyStore *s, uint64_t now_usec, unsigned *ret_n) {
         unsigned n = 0;
         int r;
@@ -944,6 +963,67 @@ int privacy_receipt_set_cloud(PrivacyStore *s, const char *request_id, PrivacyCl
         (void) sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
         (void) sqlite3_bind_text(st, 2, privacy_cloud_state_to_string(state), -1, SQLITE_STATIC);
         (void) sqlite3_bind_int64(st, 3, (sqlite3_int64) now_usec);
+        return step_done(st);
+}
+
+int privacy_receipt_merge_stores(PrivacyStore *s, const char *request_id, const char *stores_json) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_free_ char *text = NULL;
+        json_t *have, *add, *v;
+        size_t i;
+        int r, rc;
+
+        add = json_loads(stores_json, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_array(add) || json_array_size(add) > 64) {
+                json_decref(add);
+                return -EINVAL;
+        }
+        r = prepare(s, "SELECT stores FROM receipt WHERE request_id = ?1", &st);
+        if (r < 0) {
+                json_decref(add);
+                return r;
+        }
+        (void) sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW) {
+                json_decref(add);
+                return rc == SQLITE_DONE ? -ENOENT : errno_from_sqlite(rc);
+        }
+        have = json_loads((const char *) sqlite3_column_text(st, 0), 0, NULL);
+        sqlite3_finalize(TAKE_PTR(st));
+        if (!json_is_array(have)) {
+                json_decref(have);
+                have = json_array();
+        }
+        /* Each store's entry is replaced by the newer one, or added. */
+        json_array_foreach(add, i, v) {
+                const char *name = json_string_value(json_object_get(v, "store"));
+                const char *result = json_string_value(json_object_get(v, "result"));
+                json_t *h;
+                size_t k;
+                bool found = false;
+
+                if (!name || !result || !identifier_is_valid(name, 64) || !string_is_safe(result, 2048))
+                        continue;
+                json_array_foreach(have, k, h)
+                        if (json_is_string(json_object_get(h, "store")) &&
+                            streq(json_string_value(json_object_get(h, "store")), name)) {
+                                json_object_set_new(h, "result", json_string(result));
+                                found = true;
+                        }
+                if (!found)
+                        json_array_append_new(have, json_pack("{ssss}", "store", name, "result", result));
+        }
+        json_decref(add);
+        text = json_dumps(have, JSON_COMPACT);
+        json_decref(have);
+        if (!text)
+                return -ENOMEM;
+        r = prepare(s, "UPDATE receipt SET stores = ?2 WHERE request_id = ?1", &st);
+        if (r < 0)
+                return r;
+        (void) sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
+        (void) sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
         return step_done(st);
 }
 

@@ -152,10 +152,14 @@ const char *privacy_cloud_state_to_string(PrivacyCloudState s);
 PrivacyCloudState privacy_cloud_state_from_string(const char *s);
 
 int privacy_receipt_set_cloud(PrivacyStore *s, const char *request_id, PrivacyCloudState state, uint64_t now_usec);
+/* Merge the results of other stores (a JSON array of {"store", "result"}) into a receipt. */
+int privacy_receipt_merge_stores(PrivacyStore *s, const char *request_id, const char *stores_json);
 /* The receipt as a JSON object (malloc()ed). -ENOENT if there is none. */
 int privacy_receipt_json(PrivacyStore *s, const char *request_id, char **ret);
 typedef int (*PrivacyReceiptCb)(const char *request_id, const char *subject, PrivacyCloudState cloud, void *userdata);
 int privacy_receipts_foreach(PrivacyStore *s, PrivacyReceiptCb cb, void *userdata);
+/* The unfinished erases (cloud is always PRIVACY_CLOUD_TO_REQUEST). */
+int privacy_erase_jobs_foreach(PrivacyStore *s, PrivacyReceiptCb cb, void *userdata);
 
 /* Retention: erase expired records (securely). *ret_next_usec: the next expiry, 0 if none. */
 int privacy_expire(PrivacyStore *s, uint64_t now_usec, uint64_t *ret_erased, uint64_t *ret_next_usec);

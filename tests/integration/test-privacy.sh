@@ -275,3 +275,114 @@ it_is "none of that changed anything" "$before" "$(snapshot)"
 out=$("$HUBCTL" data export 2>&1)
 it_is "hubctl data export without a subject is a usage error" 2 $?
 it_match "... saying what it expects" "expects one SUBJECT" "$out"
+
+# ---- other hub apps declare their personal data in privacy.d; erase reaches their stores
+HELPER=$STACK_BUILD/src/privacyd/hub-privacy-helper
+app=$STACK_DIR/app
+mkdir -p "$app/clips" "$app/cache"
+sqlite3 "$app/app.db" "PRAGMA journal_mode=WAL; CREATE TABLE clips (subject TEXT, clip TEXT);" >/dev/null
+printf '#!/bin/sh\necho "$1" >>%s/erased.log\n' "$app" >"$app/erase.sh"
+chmod 0755 "$app/erase.sh"
+chown -R nobody: "$app"
+chmod 0711 "$app"
+mkdir -p "$HUBGUARD_CONFIG_DIR/privacy.d"
+cat >"$HUBGUARD_CONFIG_DIR/privacy.d/doorcam.conf" <<EOC
+# The door camera app (a test app)
+[Category]
+Name=door-clips
+Description=Video clips of people at the front door
+Purpose=showing the household who came to the door
+Recipients=hub cloud-video
+RetentionSec=604800
+
+[Erase]
+User=nobody
+Path=$app/clips/%s
+Database=$app/app.db
+Statement=DELETE FROM clips WHERE subject = ?1
+Command=$app/erase.sh %s
+
+[Reset]
+Path=$app/cache
+EOC
+printf '[Category]\nName=broken\nFrobnicate=1\n' >"$HUBGUARD_CONFIG_DIR/privacy.d/broken.conf"
+restart_privacy
+it_ok "a bad privacy.d file is skipped with its file and line" \
+        grep -q "broken.conf:3: unknown key 'Frobnicate' here; the file is ignored" "$HUBGUARD_LOG_DIR/hub-privacyd.log"
+it_match "the inventory shows the category an app declares, and where it comes from" \
+        "door-clips \(doorcam.conf\).*Why: +showing the household who came.*Kept: +7 days.*Goes to: +hub, cloud-video" \
+        "$("$HUBCTL" data inventory | tr '\n' ' ')"
+E=$(new_subject "Person-E")
+it_match "a record of a declared category is stored" "^t [0-9]+$" "$(store "$E" door-clips '{"clip":"c1"}')"
+mkdir -p "$app/clips/$E" && touch "$app/clips/$E/clip-1.mp4" "$app/clips/$E/clip-2.mp4"
+sqlite3 "$app/app.db" "INSERT INTO clips VALUES ('$E', 'CLIP-MARKER-E-1'), ('$E', 'CLIP-MARKER-E-2'), ('$B', 'CLIP-OF-B')"
+chown -R nobody: "$app"
+receipt=$("$HUBCTL" data erase "$E" --json)
+reqE=$(jq -r .request_id <<<"$receipt")
+it_is "the receipt lists the app's store as requested" "privacy:erased doorcam:requested from hub-privacy-helper" \
+        "$(jq -r '.stores | map("\(.store):\(.result)") | join(" ")' <<<"$receipt")"
+it_is "hub-privacyd left the request for the helper, owned by hub-privacy" "hub-privacy erase-subject $E $reqE" \
+        "$(stat -c %U "$pstate/requests/$reqE.req") $(cat "$pstate/requests/$reqE.req")"
+"$HELPER" --state-root="$HUBGUARD_STATE_DIR" --config-dir="$HUBGUARD_CONFIG_DIR" --no-systemctl 2>>"$HUBGUARD_LOG_DIR/helper.log"
+it_is "hub-privacy-helper (root) performs it and exits 0" 0 $?
+it_ok "the request is gone" test ! -e "$pstate/requests/$reqE.req"
+it_ok "the app's files for E are removed" test ! -e "$app/clips/$E"
+it_is "the app's database rows for E are deleted, B's stay" "CLIP-OF-B" "$(sqlite3 "$app/app.db" 'SELECT group_concat(clip) FROM clips')"
+it_ok "... and are in none of its files (secure_delete, WAL truncated)" bash -c "! grep -qa CLIP-MARKER-E '$app'/app.db*"
+it_is "the app's command ran, as the app's user, with the subject id" "$E nobody" \
+        "$(cat "$app/erased.log") $(stat -c %U "$app/erased.log")"
+it_ok "the receipt reports each action of the app's store" wait_for 10 bash -c \
+        "\"\$HUBCTL\" data receipt $reqE --json | jq -e '.stores[1].result | test(\"^removed 1 path\\\\(s\\\\), 0 not present; deleted 2 row\\\\(s\\\\) from .*; command .*erase.sh exited with 0\$\")'"
+
+# the helper accepts only hub-privacy's own request files, and only its closed list of operations
+n_subjects=$("$HUBCTL" data subjects --json | jq length)
+printf 'factory-reset %s\n' "$(openssl rand -hex 16)" >"$pstate/requests/forged.req"
+"$HELPER" --state-root="$HUBGUARD_STATE_DIR" --config-dir="$HUBGUARD_CONFIG_DIR" --no-systemctl 2>>"$HUBGUARD_LOG_DIR/helper.log"
+it_ok "a request file that hub-privacy does not own is refused and removed" test ! -e "$pstate/requests/forged.req"
+it_is "... and nothing was reset" "$n_subjects" "$("$HUBCTL" data subjects --json | jq length)"
+printf 'reboot now\n' >"$pstate/requests/other.req" && chown hub-privacy: "$pstate/requests/other.req"
+"$HELPER" --state-root="$HUBGUARD_STATE_DIR" --config-dir="$HUBGUARD_CONFIG_DIR" --no-systemctl 2>>"$HUBGUARD_LOG_DIR/helper.log"
+it_ok "an operation outside the closed list is refused" grep -q "Refused request 'other.req': not one of the operations" "$HUBGUARD_LOG_DIR/helper.log"
+it_is "... with nothing done" "$n_subjects 0" "$("$HUBCTL" data subjects --json | jq length) $(ls "$pstate/requests" | wc -l)"
+
+# ---- factory reset: every domain's user data; the next start provisions a new password and key
+pw1=$("$HUBCTL" provision show-initial)
+fp1=$("$HUBCTL" identity show --json | jq -r .key_fingerprint)
+out=$("$HUBCTL" factory-reset </dev/null 2>&1)
+it_is "hubctl factory-reset without --yes and without a terminal does nothing" "1 0" "$? $(ls "$pstate/requests" | wc -l)"
+it_match "... saying so" "not confirmed" "$out"
+out=$(hubctl_as "$IT_ADMIN" factory-reset --yes 2>&1)
+it_match "a hubadmin member may not reset the hub" "permission denied" "$out"
+it_is "... nothing was requested" 0 "$(ls "$pstate/requests" | wc -l)"
+"$HUBCTL" factory-reset --yes >/dev/null
+it_is "root may: hub-privacyd leaves the request" "factory-reset" "$(cut -d' ' -f1 "$pstate"/requests/*.req)"
+mkdir -p "$STACK_DIR/creds" "$STACK_DIR/journal/machine"
+touch "$STACK_DIR/creds/identity-master-key.cred" "$STACK_DIR/creds/privacy-master-key.cred" "$STACK_DIR/journal/machine/system.journal"
+touch "$app/cache/thumbnail"
+# What systemctl stop hubguard.target does in the system: the daemons stop first.
+for dom in privacy telemetry identity; do stack_stop "$dom"; done
+"$HELPER" --state-root="$HUBGUARD_STATE_DIR" --config-dir="$HUBGUARD_CONFIG_DIR" --credentials-dir="$STACK_DIR/creds" \
+        --journal-dir="$STACK_DIR/journal" --no-systemctl 2>>"$HUBGUARD_LOG_DIR/helper.log"
+it_is "the helper performs the reset and exits 0" 0 $?
+it_is "every domain's state directory is empty (but the reset's result)" "0 0 factory-reset.json" \
+        "$(ls -A "$HUBGUARD_STATE_DIR/identity" | wc -l) $(ls -A "$HUBGUARD_STATE_DIR/telemetry" | wc -l) $(ls -A "$pstate")"
+it_is "... the state directories themselves are kept, with their owners" "hub-identity hub-telemetry hub-privacy" \
+        "$(stat -c %U "$HUBGUARD_STATE_DIR/identity" "$HUBGUARD_STATE_DIR/telemetry" "$pstate" | tr '\n' ' ' | sed 's/ $//')"
+it_is "the master key credentials and the journal's files are removed" "0 0" \
+        "$(ls -A "$STACK_DIR/creds" | wc -l) $(find "$STACK_DIR/journal" -type f | wc -l)"
+it_ok "the declared app data is gone ([Reset] paths)" test ! -e "$app/cache"
+stack_daemon identity && stack_daemon telemetry && stack_daemon privacy
+pw2=$("$HUBCTL" provision show-initial)
+fp2=$("$HUBCTL" identity show --json | jq -r .key_fingerprint)
+it_match "the next start provisions a new password" '^[2-9a-hjkmnp-z]{5}(-[2-9a-hjkmnp-z]{5}){3}$' "$pw2"
+it_ok "... different from the old one" test "$pw1" != "$pw2"
+it_ok "... and a different device key" test -n "$fp2" -a "$fp1" != "$fp2"
+it_is "the privacy store is empty: no subject, no receipt" "0 0" \
+        "$("$HUBCTL" data subjects --json | jq length) $("$HUBCTL" data receipts --json | jq length)"
+it_is "the telemetry outbox is empty" "t 0" "$(bus get-property "${T[@]}" QueuedMessages)"
+res=$("$HUBCTL" factory-reset result --json)
+it_is "hub-privacyd reports what the reset did, store by store" \
+        "services? doorcam privacy identity telemetry credentials journal" \
+        "$(jq -r '.stores | map(.store) | join(" ") | "services? " + .' <<<"$res")"
+it_is "... none failed" 0 "$(jq '[.stores[] | select(.result | startswith("failed"))] | length' <<<"$res")"
+it_match "hubctl factory-reset result prints it" "identity +state directory emptied" "$("$HUBCTL" factory-reset result)"
