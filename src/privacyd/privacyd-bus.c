@@ -40,12 +40,19 @@ static PrivacyManager *manager(void *userdata) {
         return ((HubDaemon *) userdata)->userdata;
 }
 
-static int authorise(sd_bus_message *msg, bool admins, const char *member, uid_t *ret_uid, sd_bus_error *error) {
+/* Root; with admins, group hubadmin too; with apps, the users of AppUsers= too. */
+static int authorise_full(sd_bus_message *msg, PrivacyManager *m, bool admins, bool apps, const char *member,
+                          uid_t *ret_uid, sd_bus_error *error) {
+        BusAccess a = {
+                .admin_group = admins,
+                .uids = apps ? m->app_uids : NULL,
+                .n_uids = apps ? m->n_app_uids : 0,
+        };
         uid_t uid = (uid_t) -1;
         char field[64];
         int r;
 
-        r = bus_verify_caller(msg, &(BusAccess) { .admin_group = admins }, &uid, error);
+        r = bus_verify_caller(msg, &a, &uid, error);
         if (ret_uid)
                 *ret_uid = uid;
         if (r != 0)
@@ -53,6 +60,10 @@ static int authorise(sd_bus_message *msg, bool admins, const char *member, uid_t
         (void) snprintf(field, sizeof field, "HUBGUARD_MEMBER=%s", member);
         log_struct(LOG_NOTICE, MESSAGE_ID_ACCESS_DENIED, STRV(field), "Refused %s for uid %u.", member, (unsigned) uid);
         return -EACCES;
+}
+
+static int authorise(sd_bus_message *msg, bool admins, const char *member, uid_t *ret_uid, sd_bus_error *error) {
+        return authorise_full(msg, NULL, admins, false, member, ret_uid, error);
 }
 
 static int check_subject_arg(const char *s, sd_bus_error *error) {
@@ -97,7 +108,7 @@ static int method_create_subject(sd_bus_message *msg, void *userdata, sd_bus_err
                 return sd_bus_error_setf(error, HUB_BUS_ERROR_INVALID_INPUT,
                                          "A label is 1 to %d bytes of UTF-8 without control characters.",
                                          PRIVACY_LABEL_MAX);
-        r = authorise(msg, true, "CreateSubject", NULL, error);
+        r = authorise_full(msg, m, true, true, "CreateSubject", NULL, error);
         if (r < 0)
                 return r;
         r = privacy_subject_create(&m->store, label, privacy_now_usec(), id);
@@ -116,7 +127,7 @@ static int method_list_subjects(sd_bus_message *msg, void *userdata, sd_bus_erro
         PrivacyManager *m = manager(userdata);
         int r;
 
-        r = authorise(msg, true, "ListSubjects", NULL, error);
+        r = authorise_full(msg, m, true, true, "ListSubjects", NULL, error);
         if (r < 0)
                 return r;
         r = sd_bus_message_new_method_return(msg, &reply);
@@ -234,7 +245,7 @@ static int method_store_record(sd_bus_message *msg, void *userdata, sd_bus_error
                 return sd_bus_error_setf(error, ERR_UNKNOWN_CATEGORY,
                                          "Unknown category '%.32s' ('hubctl data inventory' lists them).",
                                          identifier_is_valid(category, PRIVACY_CATEGORY_MAX) ? category : "?");
-        r = authorise(msg, true, "StoreRecord", NULL, error);
+        r = authorise_full(msg, m, true, true, "StoreRecord", NULL, error);
         if (r < 0)
                 return r;
 
@@ -292,7 +303,7 @@ static int method_list_records(sd_bus_message *msg, void *userdata, sd_bus_error
         if (category[0] && !privacy_category_find(&m->store, category))
                 return sd_bus_error_setf(error, ERR_UNKNOWN_CATEGORY, "Unknown category '%.32s'.",
                                          identifier_is_valid(category, PRIVACY_CATEGORY_MAX) ? category : "?");
-        r = authorise(msg, true, "ListRecords", NULL, error);
+        r = authorise_full(msg, m, true, true, "ListRecords", NULL, error);
         if (r < 0)
                 return r;
 

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <sys/inotify.h>
@@ -318,6 +319,28 @@ int privacy_request_app_erase(PrivacyManager *m, const char *request_id, const c
         return request_app_erase(request_id, subject, PRIVACY_CLOUD_TO_REQUEST, m);
 }
 
+static int resolve_app_users(PrivacyManager *m) {
+        char *const *names = m->daemon->config.privacy.app_users;
+        size_t n = 0;
+
+        for (char *const *i = names; i && *i; i++)
+                n++;
+        m->app_uids = calloc(MAX(n, 1u), sizeof(uid_t));
+        if (!m->app_uids)
+                return log_oom();
+        for (char *const *i = names; i && *i; i++) {
+                struct passwd *pw = getpwnam(*i);
+
+                /* A user that does not exist (yet) cannot call us: skip it, but say so. */
+                if (!pw) {
+                        log_warning("AppUsers: no user '%s', ignoring.", *i);
+                        continue;
+                }
+                m->app_uids[m->n_app_uids++] = pw->pw_uid;
+        }
+        return 0;
+}
+
 static int setup_helper_dirs(PrivacyManager *m) {
         const char *names[] = { PRIVACY_REQUESTS_DIR, PRIVACY_RESULTS_DIR };
         char path[PATH_MAX];
@@ -370,6 +393,8 @@ static int privacy_setup(HubDaemon *d) {
         if (m->decl.n_apps > 0)
                 log_info("%zu hub app(s) declare personal data in privacy.d.", m->decl.n_apps);
         r = setup_helper_dirs(m);
+        if (r >= 0)
+                r = resolve_app_users(m);
         if (r < 0)
                 return r;
         r = privacy_store_init(&m->store, d->db, m->master_key, m->decl.categories, m->decl.n_categories);
@@ -407,6 +432,7 @@ static void privacy_teardown(HubDaemon *d) {
         sd_event_source_disable_unref(m->expire_timer);
         sd_event_source_disable_unref(m->results_watch);
         decl_set_free(&m->decl);
+        free(m->app_uids);
         sd_event_source_disable_unref(m->cloud_timer);
         sodium_free(m->master_key);
         free(m);

@@ -34,6 +34,8 @@ typedef struct PrivacyManager {
         unsigned char *master_key; /* sodium_malloc()ed */
         PrivacyStore store;
         DeclSet decl;              /* privacy.d: the apps' categories and erase actions */
+        uid_t *app_uids;           /* [privacy] AppUsers= */
+        size_t n_app_uids;
         sd_event_source *results_watch;
         sd_event_source *expire_timer, *cloud_timer;
         uint64_t cloud_retry_usec;

@@ -263,9 +263,10 @@ it_match "an unknown category" "Unknown category 'bogus'" "$(store "$B" bogus x 
 it_match "an unknown option" "Unsupported option" "$(store "$B" presence x 1 Frob s y 2>&1)"
 it_match "a bad recipient" "Recipients" "$(store "$B" presence x 1 Recipients as 1 'Not Valid' 2>&1)"
 it_match "a label with a control character" "A label is 1 to 64 bytes" "$(pcall CreateSubject s $'bad\tlabel' 2>&1)"
-it_match "a stranger is refused by the bus" "Access denied|AccessDenied" "$(pcall_as "$IT_STRANGER" StoreRecord ssaya{sv} "$B" presence 1 97 0)"
+it_match "a stranger is refused (by hub-privacyd: StoreRecord is open at the bus for AppUsers=)" "Access denied|AccessDenied" "$(pcall_as "$IT_STRANGER" StoreRecord ssaya{sv} "$B" presence 1 97 0)"
 it_match "... and may not list subjects" "Access denied|AccessDenied" "$(pcall_as "$IT_STRANGER" ListSubjects)"
-it_match "... nor erase" "Access denied|AccessDenied" "$(pcall_as "$IT_STRANGER" Erase s "$B")"
+it_match "... nor erase (by the bus)" "Access denied|AccessDenied" "$(pcall_as "$IT_STRANGER" Erase s "$B")"
+it_ok "... and the refusals are logged with the member" grep -q "Refused StoreRecord for uid 65534. MESSAGE_ID=75e90da1a96c452cba4fb5e72509b616" "$HUBGUARD_LOG_DIR/hub-privacyd.log"
 it_match "another service user is refused too" "Access denied|AccessDenied" "$(pcall_as hub-telemetry Erase s "$B")"
 it_match "a stranger may not ask hub-telemetryd to purge or erase" "Access denied|AccessDenied" \
         "$(bus_as "$IT_STRANGER" call "${T[@]}" RequestErase ss "$B" 00 2>&1)"
@@ -306,7 +307,18 @@ Command=$app/erase.sh %s
 Path=$app/cache
 EOC
 printf '[Category]\nName=broken\nFrobnicate=1\n' >"$HUBGUARD_CONFIG_DIR/privacy.d/broken.conf"
+# A hub app's user (here the service user hub-identity plays the app) may store and read records.
+printf '[privacy]\nAppUsers=hub-identity no-such-user\n' >"$HUBGUARD_CONFIG_DIR/hubguard.conf.d/60-privacy-test.conf"
 restart_privacy
+it_match "a user of AppUsers= may store a record" "^t [0-9]+$" \
+        "$(pcall_as hub-identity StoreRecord ssaya{sv} "$B" presence 3 97 112 112 0)"
+it_match "... and read records back" "^a\(tssasttts\) 6 " "$(pcall_as hub-identity ListRecords ss "$B" "")"
+it_match "... but not export" "Access denied|AccessDenied" "$(pcall_as hub-identity Export s "$B")"
+it_match "... nor erase" "Access denied|AccessDenied" "$(pcall_as hub-identity Erase s "$B")"
+it_match "a user not listed still may not store" "Access denied|AccessDenied" \
+        "$(pcall_as hub-telemetry StoreRecord ssaya{sv} "$B" presence 1 97 0)"
+it_ok "a name of AppUsers= that is no user is skipped with a warning" \
+        grep -q "AppUsers: no user 'no-such-user', ignoring." "$HUBGUARD_LOG_DIR/hub-privacyd.log"
 it_ok "a bad privacy.d file is skipped with its file and line" \
         grep -q "broken.conf:3: unknown key 'Frobnicate' here; the file is ignored" "$HUBGUARD_LOG_DIR/hub-privacyd.log"
 it_match "the inventory shows the category an app declares, and where it comes from" \
