@@ -757,6 +757,16 @@ int privacy_consent_set(PrivacyStore *s, const char *subject, const char *purpos
                 (void) sqlite3_bind_int64(st, 5, (sqlite3_int64) uid);
                 r = step_done(st);
         }
+        sqlite3_finalize(TAKE_PTR(st));
+        /* Bounded: the newest PRIVACY_CONSENT_LOG_MAX entries of the subject are kept. */
+        if (r >= 0)
+                r = prepare(s, "DELETE FROM consent_log WHERE subject = ?1 AND id NOT IN (SELECT id FROM consent_log "
+                               "WHERE subject = ?1 ORDER BY id DESC LIMIT " STRINGIFY(PRIVACY_CONSENT_LOG_MAX) ")",
+                            &st);
+        if (r >= 0) {
+                (void) sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
+                r = step_done(st);
+        }
         /* Withdrawn consent: what was kept under it goes, in the same transaction. */
         for (size_t i = 0; r >= 0 && !granted && i < s->n_categories; i++) {
                 uint64_t n = 0;
@@ -897,6 +907,11 @@ int privacy_erase_run(PrivacyStore *s, const char *request_id, const char *extra
         }
         if (r >= 0)
                 r = exec_text(s, "DELETE FROM erase_job WHERE request_id = ?1", request_id);
+        /* Bounded: acknowledged receipts older than the newest PRIVACY_RECEIPTS_MAX go; pending ones stay. */
+        if (r >= 0)
+                r = db_exec(s->db, "DELETE FROM receipt WHERE cloud = 'acknowledged' AND request_id NOT IN "
+                                   "(SELECT request_id FROM receipt ORDER BY completed_usec DESC, request_id LIMIT "
+                                   STRINGIFY(PRIVACY_RECEIPTS_MAX) ")");
         r = commit_or_rollback(s, r);
         if (r < 0)
                 return r;

@@ -41,6 +41,8 @@
 #define PRIVACY_RETENTION_MAX_SEC (10ULL * 366 * 24 * 3600)
 #define PRIVACY_CATEGORIES_MAX 64               /* built-in plus declared */
 #define PRIVACY_CONSENT_PURPOSE_MAX 32          /* an identifier */
+#define PRIVACY_RECEIPTS_MAX 1000               /* acknowledged receipts older than the newest N go */
+#define PRIVACY_CONSENT_LOG_MAX 1000            /* entries kept per subject, the newest */
 
 /* A category of personal data: what it is, why it is kept, where it goes, how long. */
 typedef struct PrivacyCategory {

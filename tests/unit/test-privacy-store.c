@@ -347,6 +347,30 @@ static void test_expire(void **state) {
         assert_int_equal(count(f, "SELECT bytes FROM subject"), 7);
 }
 
+static void test_bounded_logs(void **state) {
+        Fixture *f = *state;
+        char a[PRIVACY_SUBJECT_ID_LEN + 1], req[PRIVACY_REQUEST_ID_LEN + 1];
+
+        /* Durability is not what this test is about: thousands of commits without fsync. */
+        assert_int_equal(db_exec(f->db, "PRAGMA synchronous=OFF"), 0);
+        assert_int_equal(privacy_subject_create(&f->s, "A", T0, a), 0);
+        for (unsigned i = 0; i < PRIVACY_CONSENT_LOG_MAX + 5; i++)
+                assert_int_equal(privacy_consent_set(&f->s, a, "usage-analytics", i % 2 == 0, 0, T0 + i, NULL), 0);
+        assert_int_equal(count(f, "SELECT count(*) FROM consent_log"), PRIVACY_CONSENT_LOG_MAX);
+        assert_int_equal(count(f, "SELECT min(at_usec) FROM consent_log"), T0 + 5);
+
+        for (unsigned i = 0; i < PRIVACY_RECEIPTS_MAX + 3; i++) {
+                assert_int_equal(privacy_subject_create(&f->s, "B", T0, a), 0);
+                assert_int_equal(privacy_erase_begin(&f->s, a, "test", 0, T0 + i, req), 0);
+                assert_int_equal(privacy_erase_run(&f->s, req, NULL, T0 + i), 0);
+                /* Only acknowledged receipts may go: the first two stay pending. */
+                if (i >= 2)
+                        assert_int_equal(privacy_receipt_set_cloud(&f->s, req, PRIVACY_CLOUD_ACKNOWLEDGED, T0 + i), 0);
+        }
+        assert_int_equal(count(f, "SELECT count(*) FROM receipt WHERE cloud = 'acknowledged'"), PRIVACY_RECEIPTS_MAX);
+        assert_int_equal(count(f, "SELECT count(*) FROM receipt WHERE cloud = 'to-request'"), 2);
+}
+
 static void test_cloud_state_names(void **state) {
         for (PrivacyCloudState s = 0; s < _PRIVACY_CLOUD_MAX; s++)
                 assert_int_equal(privacy_cloud_state_from_string(privacy_cloud_state_to_string(s)), s);
@@ -366,6 +390,7 @@ int main(void) {
                 FIXTURE_TEST(test_export),
                 FIXTURE_TEST(test_consent),
                 FIXTURE_TEST(test_expire),
+                FIXTURE_TEST(test_bounded_logs),
                 cmocka_unit_test(test_cloud_state_names),
         };
 
