@@ -574,29 +574,52 @@ int privacy_records_foreach(PrivacyStore *s, const char *subject, const char *ca
 
 /* ---- export ---- */
 
+/* One fwrite per value: json_dumpf() writes token by token, a locked stdio call each (tests/bench). */
 static int dump_value(FILE *f, json_t *v) {
-        int r = v ? json_dumpf(v, f, JSON_COMPACT | JSON_ENCODE_ANY) : -1;
+        char buf[8192];
+        size_t n;
+        int r = 0;
 
+        if (!v)
+                return -ENOMEM;
+        n = json_dumpb(v, buf, sizeof buf, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (n == 0)
+                r = -ENOMEM;
+        else if (n <= sizeof buf)
+                r = fwrite(buf, 1, n, f) == n ? 0 : -EIO;
+        else {
+                _cleanup_free_ char *big = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+                r = !big ? -ENOMEM : fputs(big, f) >= 0 ? 0 : -EIO;
+        }
         json_decref(v);
-        return r == 0 ? 0 : -ENOMEM;
+        return r;
 }
 
 typedef struct ExportCtx {
         FILE *f;
         uint64_t n;
+        char *last_recipients;   /* records of a subject mostly share their recipients: parsed once */
+        json_t *recipients;
 } ExportCtx;
 
 static int export_record(const PrivacyRecord *rec, void *userdata) {
         ExportCtx *c = userdata;
-        json_t *recipients = json_loads(rec->recipients_json ? rec->recipients_json : "[]", 0, NULL);
+        const char *rj = rec->recipients_json ? rec->recipients_json : "[]";
 
-        if (!recipients)
-                return -EBADMSG;
+        if (!c->last_recipients || !streq(c->last_recipients, rj)) {
+                json_decref(c->recipients);
+                free(c->last_recipients);
+                c->recipients = json_loads(rj, 0, NULL);
+                c->last_recipients = strdup(rj);
+                if (!json_is_array(c->recipients) || !c->last_recipients)
+                        return -EBADMSG;
+        }
         if (c->n++ > 0)
                 fputc(',', c->f);
-        return dump_value(c->f, json_pack("{sIssssso*sIsIsIss%}", "id", (json_int_t) rec->id, "category",
+        return dump_value(c->f, json_pack("{sIsssssOsIsIsIss%}", "id", (json_int_t) rec->id, "category",
                                           rec->category, "purpose", rec->purpose ? rec->purpose : "", "recipients",
-                                          recipients, "retention_sec", (json_int_t) rec->retention_sec,
+                                          c->recipients, "retention_sec", (json_int_t) rec->retention_sec,
                                           "created_usec", (json_int_t) rec->created_usec, "expires_usec",
                                           (json_int_t) rec->expires_usec, "data", rec->data, rec->len));
 }
@@ -656,6 +679,8 @@ int privacy_export(PrivacyStore *s, const char *subject, uint64_t now_usec, FILE
                 return r;
         fputs(",\"records\":[", f);
         r = privacy_records_foreach(s, subject, NULL, export_record, &c);
+        json_decref(c.recipients);
+        free(c.last_recipients);
         if (r < 0)
                 return r;
         fputs("]}\n", f);
