@@ -164,8 +164,45 @@ static int run_statement(const DeclApp *a, const char *subject, int64_t *ret_cha
         return rc == SQLITE_OK ? 0 : -EIO;
 }
 
-/* Run fn in a child as user; its one-line report comes back through a pipe. */
-static int as_user(const char *user, const DeclApp *a, const char *subject, bool command, char *out, size_t size) {
+typedef enum Action {
+        ACTION_PATHS,       /* [Erase] Path= for one subject */
+        ACTION_RESET_PATHS, /* [Reset] Path= */
+        ACTION_STATEMENT,
+        ACTION_COMMAND,
+} Action;
+
+/* Remove the paths; a one-line report. 0, or the last error. */
+static int remove_paths(char *const *paths, size_t n, const char *subject, char *out, size_t size) {
+        unsigned removed = 0, missing = 0;
+        int r = 0;
+
+        out[0] = '\0';
+        for (size_t i = 0; i < n; i++) {
+                char p[4200];
+                int k;
+
+                subst(paths[i], subject, p, sizeof p);
+                k = rm_rf(p);
+                if (k < 0) {
+                        (void) snprintf(out + strlen(out), size - strlen(out), "failed to remove %.200s: %s; ", p,
+                                        strerror(-k));
+                        r = k;
+                } else if (k > 0)
+                        removed++;
+                else
+                        missing++;
+        }
+        (void) snprintf(out + strlen(out), size - strlen(out), "removed %u path(s), %u not present", removed, missing);
+        return r;
+}
+
+/*
+ * Do one action in a child, as the app's User= if it has one (so that a path the app controls,
+ * a symlink planted in its directory say, cannot make root remove anything the app could not);
+ * its one-line report comes back through a pipe.
+ */
+static int as_user(const char *user, const DeclApp *a, const char *subject, Action action, char *out, size_t size) {
+        bool command = action == ACTION_COMMAND;
         int fds[2], status = 0;
         pid_t pid;
         ssize_t n;
@@ -203,6 +240,13 @@ static int as_user(const char *user, const DeclApp *a, const char *subject, bool
                         n = snprintf(msg, sizeof msg, "cannot run %s: %s", argv[0], strerror(errno));
                         (void) !write(fds[1], msg, (size_t) n);
                         _exit(127);
+                } else if (action == ACTION_PATHS || action == ACTION_RESET_PATHS) {
+                        char rep[1024];
+
+                        r = action == ACTION_PATHS ? remove_paths(a->paths, a->n_paths, subject, rep, sizeof rep)
+                                                   : remove_paths(a->reset_paths, a->n_reset_paths, NULL, rep, sizeof rep);
+                        (void) !write(fds[1], rep, strlen(rep));
+                        _exit(r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
                 } else {
                         int64_t changes = 0;
 
@@ -246,39 +290,17 @@ static int as_user(const char *user, const DeclApp *a, const char *subject, bool
 
 /* The app's erase actions for one subject; a one-line result. */
 static int erase_app(const DeclApp *a, const char *subject, char *out, size_t size) {
-        unsigned removed = 0, missing = 0;
+        static const Action actions[] = { ACTION_PATHS, ACTION_STATEMENT, ACTION_COMMAND };
         int r = 0, k;
 
         out[0] = '\0';
-        for (size_t i = 0; i < a->n_paths; i++) {
-                char p[4200];
+        for (size_t i = 0; i < ELEMENTSOF(actions); i++) {
+                char msg[1100];
 
-                subst(a->paths[i], subject, p, sizeof p);
-                k = rm_rf(p);
-                if (k < 0) {
-                        (void) snprintf(out + strlen(out), size - strlen(out), "failed to remove %.200s: %s; ", p,
-                                        strerror(-k));
-                        r = k;
-                } else if (k > 0)
-                        removed++;
-                else
-                        missing++;
-        }
-        if (a->n_paths > 0)
-                (void) snprintf(out + strlen(out), size - strlen(out), "removed %u path(s), %u not present; ", removed,
-                                missing);
-        if (a->database) {
-                char msg[300];
-
-                k = as_user(a->user, a, subject, false, msg, sizeof msg);
-                (void) snprintf(out + strlen(out), size - strlen(out), "%s; ", msg);
-                if (k < 0)
-                        r = k;
-        }
-        if (a->n_args > 0) {
-                char msg[300];
-
-                k = as_user(a->user, a, subject, true, msg, sizeof msg);
+                if ((actions[i] == ACTION_PATHS && a->n_paths == 0) || (actions[i] == ACTION_STATEMENT && !a->database) ||
+                    (actions[i] == ACTION_COMMAND && a->n_args == 0))
+                        continue;
+                k = as_user(a->user, a, subject, actions[i], msg, sizeof msg);
                 (void) snprintf(out + strlen(out), size - strlen(out), "%s; ", msg);
                 if (k < 0)
                         r = k;
@@ -421,18 +443,12 @@ static int op_factory_reset(const DeclSet *decl, const char *request_id) {
         }
         for (size_t i = 0; i < decl->n_apps; i++) {
                 const DeclApp *a = &decl->apps[i];
-                unsigned removed = 0;
 
-                r = 0;
-                for (size_t k = 0; k < a->n_reset_paths; k++) {
-                        int q = rm_rf(a->reset_paths[k]);
+                char msg[1100] = "no reset paths";
 
-                        if (q < 0)
-                                r = q;
-                        removed += q > 0;
-                }
+                r = a->n_reset_paths > 0 ? as_user(a->user, a, NULL, ACTION_RESET_PATHS, msg, sizeof msg) : 0;
                 if (decl_app_has_erase(a) || a->n_reset_paths > 0)
-                        ADD_RESULT(stores, a->name, r, "erased every subject's data; removed %u reset path(s)", removed);
+                        ADD_RESULT(stores, a->name, r, "erased every subject's data; [Reset] %s", msg);
                 failed += r < 0;
         }
 

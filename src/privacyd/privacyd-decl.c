@@ -263,12 +263,12 @@ int decl_parse(const char *name, const char *file, const char *text, const Priva
         }
         if (r >= 0 && section == SECTION_CATEGORY)
                 r = category_done(&a.categories[a.n_categories - 1], known, n_known, &a, why, sizeof why);
-        if (r >= 0 && a.n_args > 0 && !a.user) {
-                (void) snprintf(why, sizeof why, "Command= needs User= (the user it runs as)");
-                r = -EINVAL;
-        }
         if (r >= 0 && !!a.database != !!a.statement) {
                 (void) snprintf(why, sizeof why, "Database= and Statement= go together");
+                r = -EINVAL;
+        }
+        if (r >= 0 && (a.n_args > 0 || a.database) && !a.user) {
+                (void) snprintf(why, sizeof why, "Command= and Database= need User= (the user they run as)");
                 r = -EINVAL;
         }
         if (r < 0) {

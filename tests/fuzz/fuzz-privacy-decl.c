@@ -53,6 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         fuzz_check(path_is_absolute_normal(a.reset_paths[i]));
                 fuzz_check(a.n_args == 0 || (a.user && a.argv[0][0] == '/' && !a.argv[a.n_args]));
                 fuzz_check(!a.database == !a.statement);
+                fuzz_check(!a.database || a.user);
                 fuzz_check(!a.user || strcmp(a.user, "root") != 0);
         }
         decl_app_free(&a);

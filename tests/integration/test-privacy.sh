@@ -280,7 +280,7 @@ it_match "... saying what it expects" "expects one SUBJECT" "$out"
 # ---- other hub apps declare their personal data in privacy.d; erase reaches their stores
 HELPER=$STACK_BUILD/src/privacyd/hub-privacy-helper
 app=$STACK_DIR/app
-mkdir -p "$app/clips" "$app/cache"
+mkdir -p "$app/clips" "$app/cache" "$app/thumbs"
 sqlite3 "$app/app.db" "PRAGMA journal_mode=WAL; CREATE TABLE clips (subject TEXT, clip TEXT);" >/dev/null
 printf '#!/bin/sh\necho "$1" >>%s/erased.log\n' "$app" >"$app/erase.sh"
 chmod 0755 "$app/erase.sh"
@@ -299,6 +299,7 @@ RetentionSec=604800
 [Erase]
 User=nobody
 Path=$app/clips/%s
+Path=$app/thumbs/%s/thumb.jpg
 Database=$app/app.db
 Statement=DELETE FROM clips WHERE subject = ?1
 Command=$app/erase.sh %s
@@ -344,7 +345,17 @@ it_ok "... and are in none of its files (secure_delete, WAL truncated)" bash -c 
 it_is "the app's command ran, as the app's user, with the subject id" "$E nobody" \
         "$(cat "$app/erased.log") $(stat -c %U "$app/erased.log")"
 it_ok "the receipt reports each action of the app's store" wait_for 10 bash -c \
-        "\"\$HUBCTL\" data receipt $reqE --json | jq -e '.stores[1].result | test(\"^removed 1 path\\\\(s\\\\), 0 not present; deleted 2 row\\\\(s\\\\) from .*; command .*erase.sh exited with 0\$\")'"
+        "\"\$HUBCTL\" data receipt $reqE --json | jq -e '.stores[1].result | test(\"^removed 1 path\\\\(s\\\\), 1 not present; deleted 2 row\\\\(s\\\\) from .*; command .*erase.sh exited with 0\$\")'"
+
+# an app's Path= is removed as the app's user: a symlink it plants cannot make root remove others' files
+F=$(new_subject "Person-F")
+mkdir -p "$STACK_DIR/victim" && touch "$STACK_DIR/victim/thumb.jpg"
+ln -s "$STACK_DIR/victim" "$app/thumbs/$F" && chown -h nobody: "$app/thumbs/$F"
+reqF=$("$HUBCTL" data erase "$F" --json | jq -r .request_id)
+"$HELPER" --state-root="$HUBGUARD_STATE_DIR" --config-dir="$HUBGUARD_CONFIG_DIR" --no-systemctl 2>>"$HUBGUARD_LOG_DIR/helper.log"
+it_ok "a path through the app's symlink into a root-owned directory is not removed" test -e "$STACK_DIR/victim/thumb.jpg"
+it_ok "... and the receipt says the removal failed" wait_for 10 bash -c \
+        "\"\$HUBCTL\" data receipt $reqF --json | jq -e '.stores[1].result | test(\"^failed: failed to remove .*thumb.jpg: Permission denied\")'"
 
 # the helper accepts only hub-privacy's own request files, and only its closed list of operations
 n_subjects=$("$HUBCTL" data subjects --json | jq length)

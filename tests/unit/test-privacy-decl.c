@@ -86,7 +86,8 @@ static void test_bad(void **state) {
         expect_bad("[Erase]\nPath=/%s\n", "Path= takes");
         expect_bad("[Erase]\nPath=/var/%s\n", "Path= takes");
         expect_bad("[Reset]\nPath=/var/lib\n", "[Reset] Path=");
-        expect_bad("[Erase]\nCommand=/bin/true %s\n", "Command= needs User=");
+        expect_bad("[Erase]\nCommand=/bin/true %s\n", "need User=");
+        expect_bad("[Erase]\nDatabase=/var/lib/app/app.db\nStatement=DELETE FROM t WHERE s = ?1\n", "need User=");
         expect_bad("[Erase]\nUser=root\n", "not root");
         expect_bad("[Erase]\nUser=app\nCommand=rm -rf %s\n", "starts with an absolute path");
         expect_bad("[Erase]\nDatabase=/var/lib/app.db\n", "Database= and Statement= go together");
