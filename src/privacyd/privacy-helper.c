@@ -29,6 +29,7 @@
 #include <jansson.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,34 +318,51 @@ static int erase_app(const DeclApp *a, const char *subject, char *out, size_t si
 
 /* ---- results ---- */
 
-/* Atomically, and already hub-privacy's when it appears: hub-privacyd reads it at once. */
-static int write_result(const char *path, json_t *o) {
+/*
+ * Write a result as dir/name: atomically, already hub-privacy's when it appears (hub-privacyd reads
+ * it at once), and relative to a directory opened without following symlinks and checked to be
+ * hub-privacy's, so that hub-privacy cannot redirect root's write elsewhere.
+ */
+static int write_result(const char *dir, const char *name, json_t *o) {
         _cleanup_free_ char *text = json_dumps(o, JSON_COMPACT);
-        char tmp[4300];
-        int fd, r = 0;
+        unsigned char raw[8];
+        char tmp[256];
+        struct stat st;
+        int dfd, fd, r = 0;
 
         if (!text)
                 return -ENOMEM;
-        if (snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path) >= (int) sizeof tmp)
-                return -ENAMETOOLONG;
-        fd = mkostemp(tmp, O_CLOEXEC);
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return log_error_errno(errno, "Cannot open '%s': %m", dir);
+        if (fstat(dfd, &st) < 0 || st.st_uid != privacy_uid || (st.st_mode & 0022)) {
+                close(dfd);
+                return log_error_errno(EPERM, "'%s' is not %s's own directory; no result written.", dir, PRIVACY_USER);
+        }
+        randombytes_buf(raw, sizeof raw);
+        (void) snprintf(tmp, sizeof tmp, ".%s.%02x%02x%02x%02x%02x%02x%02x%02x", name, raw[0], raw[1], raw[2], raw[3],
+                        raw[4], raw[5], raw[6], raw[7]);
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
-                return log_error_errno(errno, "Cannot write the result '%s': %m", path);
-        if (fchmod(fd, 0600) < 0 || fchown(fd, privacy_uid, privacy_gid) < 0)
+                r = -errno;
+        if (r >= 0 && fchown(fd, privacy_uid, privacy_gid) < 0)
                 r = -errno;
         if (r >= 0)
                 r = loop_write(fd, text, strlen(text));
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;
-        if (close(fd) < 0 && r >= 0)
+        if (fd >= 0 && close(fd) < 0 && r >= 0)
                 r = -errno;
-        if (r >= 0 && rename(tmp, path) < 0)
+        if (r >= 0 && renameat(dfd, tmp, dfd, name) < 0)
                 r = -errno;
-        if (r < 0) {
-                (void) unlink(tmp);
-                return log_error_errno(r, "Cannot write the result '%s': %m", path);
-        }
-        return fsync_parent_dir(path);
+        if (r < 0)
+                (void) unlinkat(dfd, tmp, 0);
+        else if (fsync(dfd) < 0)
+                r = -errno;
+        close(dfd);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write the result '%s/%s': %m", dir, name);
+        return 0;
 }
 
 static json_t *stores_for_subject(const DeclSet *decl, const char *subject, unsigned *ret_failed) {
@@ -362,7 +380,8 @@ static json_t *stores_for_subject(const DeclSet *decl, const char *subject, unsi
         return stores;
 }
 
-static int op_erase_subject(const DeclSet *decl, const char *subject, const char *request_id, const char *result_path) {
+static int op_erase_subject(const DeclSet *decl, const char *subject, const char *request_id, const char *resdir) {
+        char name[PRIVACY_REQUEST_ID_LEN + 8];
         unsigned failed = 0;
         json_t *o = json_pack("{sssssssIso}", "op", "erase-subject", "request_id", request_id, "subject", subject,
                               "completed_usec", (json_int_t) now_usec(), "stores",
@@ -371,7 +390,8 @@ static int op_erase_subject(const DeclSet *decl, const char *subject, const char
 
         if (!o)
                 return -ENOMEM;
-        r = write_result(result_path, o);
+        (void) snprintf(name, sizeof name, "%s.json", request_id);
+        r = write_result(resdir, name, o);
         json_decref(o);
         log_info("Erase %s: the declared app stores were processed (%u failed).", request_id, failed);
         return r;
@@ -497,8 +517,8 @@ static int op_factory_reset(const DeclSet *decl, const char *request_id) {
 
         o = json_pack("{sssssIso}", "op", "factory-reset", "request_id", request_id, "completed_usec",
                       (json_int_t) now_usec(), "stores", stores);
-        (void) snprintf(path, sizeof path, "%s/privacy/factory-reset.json", arg_state_root);
-        r = o ? write_result(path, o) : -ENOMEM;
+        (void) snprintf(path, sizeof path, "%s/privacy", arg_state_root);
+        r = o ? write_result(path, "factory-reset.json", o) : -ENOMEM;
         json_decref(o);
         log_notice("Factory reset %s done (%u step(s) failed); the hub provisions itself anew.", request_id, failed);
         if (arg_systemctl)
@@ -556,7 +576,7 @@ static int process(const DeclSet *decl) {
                 return -errno;
         }
         while ((de = readdir(d)) && done < REQUESTS_PER_RUN) {
-                char buf[REQUEST_MAX + 1], op[32] = "", a1[80] = "", a2[80] = "", extra[8] = "", result[4300];
+                char buf[REQUEST_MAX + 1], op[32] = "", a1[80] = "", a2[80] = "", extra[8] = "";
                 size_t len = strlen(de->d_name);
                 int k, fields;
 
@@ -573,8 +593,7 @@ static int process(const DeclSet *decl) {
                 fields = sscanf(buf, "%31s %79s %79s %7s", op, a1, a2, extra);
                 if (fields == 3 && streq(op, "erase-subject") && is_hex(a1, PRIVACY_SUBJECT_ID_LEN) &&
                     is_hex(a2, PRIVACY_REQUEST_ID_LEN)) {
-                        (void) snprintf(result, sizeof result, "%s/%s.json", resdir, a2);
-                        k = op_erase_subject(decl, a1, a2, result);
+                        k = op_erase_subject(decl, a1, a2, resdir);
                 } else if (fields == 2 && streq(op, "factory-reset") && is_hex(a1, PRIVACY_REQUEST_ID_LEN)) {
                         /* The request file goes first: the state directory it is in is emptied. */
                         (void) unlinkat(dirfd, de->d_name, 0);
@@ -651,6 +670,10 @@ int main(int argc, char *argv[]) {
         }
         privacy_uid = pw->pw_uid;
         privacy_gid = pw->pw_gid;
+        if (sodium_init() < 0) {
+                log_error("libsodium failed to initialise.");
+                return 1;
+        }
         umask(0077);
         r = decl_load(arg_config_dir, &decl);
         if (r < 0) {

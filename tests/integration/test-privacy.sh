@@ -357,6 +357,17 @@ it_ok "a path through the app's symlink into a root-owned directory is not remov
 it_ok "... and the receipt says the removal failed" wait_for 10 bash -c \
         "\"\$HUBCTL\" data receipt $reqF --json | jq -e '.stores[1].result | test(\"^failed: failed to remove .*thumb.jpg: Permission denied\")'"
 
+# nor can hub-privacy redirect where root writes a result
+G=$(new_subject "Person-G")
+mkdir -p "$STACK_DIR/elsewhere"
+mv "$pstate/results" "$pstate/results.real" && ln -s "$STACK_DIR/elsewhere" "$pstate/results" && chown -h hub-privacy: "$pstate/results"
+"$HUBCTL" data erase "$G" >/dev/null
+"$HELPER" --state-root="$HUBGUARD_STATE_DIR" --config-dir="$HUBGUARD_CONFIG_DIR" --no-systemctl 2>>"$HUBGUARD_LOG_DIR/helper.log"
+it_is "a results directory replaced by a symlink gets no result from the helper" 0 "$(ls -A "$STACK_DIR/elsewhere" | wc -l)"
+it_ok "... which says why" grep -q "Cannot open '$pstate/results'" "$HUBGUARD_LOG_DIR/helper.log"
+rm "$pstate/results" && mv "$pstate/results.real" "$pstate/results"
+rm -f "$pstate"/requests/*.req
+
 # the helper accepts only hub-privacy's own request files, and only its closed list of operations
 n_subjects=$("$HUBCTL" data subjects --json | jq length)
 printf 'factory-reset %s\n' "$(openssl rand -hex 16)" >"$pstate/requests/forged.req"
