@@ -430,7 +430,7 @@ static void add_result(json_t *stores, const char *store, int r, const char *ok)
         } while (0)
 
 static int op_factory_reset(const DeclSet *decl, const char *request_id) {
-        static const char *const domains[] = { "privacy", "identity", "telemetry" };
+        static const char *const domains[] = { "identity", "telemetry", "privacy" };
         json_t *stores = json_array(), *o;
         char path[4200];
         unsigned failed = 0, n;
@@ -472,13 +472,6 @@ static int op_factory_reset(const DeclSet *decl, const char *request_id) {
                 failed += r < 0;
         }
 
-        for (size_t i = 0; i < ELEMENTSOF(domains); i++) {
-                (void) snprintf(path, sizeof path, "%s/%s", arg_state_root, domains[i]);
-                r = empty_dir(path, &n);
-                ADD_RESULT(stores, domains[i], r, "state directory emptied (%u entries)", n);
-                failed += r < 0;
-        }
-
         /* The master keys: made anew (hub-identity-keygen, hub-privacy-keygen) at the next start. */
         {
                 DIR *d = opendir(arg_credentials_dir);
@@ -514,6 +507,15 @@ static int op_factory_reset(const DeclSet *decl, const char *request_id) {
                 add_result(stores, "journal", r, "rotated and vacuumed");
         }
         failed += r < 0;
+
+        /* The domains' state last, the privacy domain's (which holds this request) at the very end:
+         * until then a crash leaves the request, and the reset runs again from the start. */
+        for (size_t i = 0; i < ELEMENTSOF(domains); i++) {
+                (void) snprintf(path, sizeof path, "%s/%s", arg_state_root, domains[i]);
+                r = empty_dir(path, &n);
+                ADD_RESULT(stores, domains[i], r, "state directory emptied (%u entries)", n);
+                failed += r < 0;
+        }
 
         o = json_pack("{sssssIso}", "op", "factory-reset", "request_id", request_id, "completed_usec",
                       (json_int_t) now_usec(), "stores", stores);
@@ -595,9 +597,9 @@ static int process(const DeclSet *decl) {
                     is_hex(a2, PRIVACY_REQUEST_ID_LEN)) {
                         k = op_erase_subject(decl, a1, a2, resdir);
                 } else if (fields == 2 && streq(op, "factory-reset") && is_hex(a1, PRIVACY_REQUEST_ID_LEN)) {
-                        /* The request file goes first: the state directory it is in is emptied. */
-                        (void) unlinkat(dirfd, de->d_name, 0);
+                        /* The request goes with the privacy state directory, the reset's last step. */
                         k = op_factory_reset(decl, a1);
+                        (void) unlinkat(dirfd, de->d_name, 0);
                         r = k < 0 ? k : r;
                         break;
                 } else {

@@ -416,7 +416,7 @@ it_is "the privacy store is empty: no subject, no receipt" "0 0" \
 it_is "the telemetry outbox is empty" "t 0" "$(bus get-property "${T[@]}" QueuedMessages)"
 res=$("$HUBCTL" factory-reset result --json)
 it_is "hub-privacyd reports what the reset did, store by store" \
-        "services? doorcam privacy identity telemetry credentials journal" \
+        "services? doorcam credentials journal identity telemetry privacy" \
         "$(jq -r '.stores | map(.store) | join(" ") | "services? " + .' <<<"$res")"
 it_is "... none failed" 0 "$(jq '[.stores[] | select(.result | startswith("failed"))] | length' <<<"$res")"
 it_match "hubctl factory-reset result prints it" "identity +state directory emptied" "$("$HUBCTL" factory-reset result)"
