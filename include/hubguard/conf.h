@@ -45,7 +45,7 @@ typedef enum FirstBootPassword {
         _FIRST_BOOT_PASSWORD_INVALID = -EINVAL,
 } FirstBootPassword;
 
-/* Most user names VerifyPasswordUsers= may list. */
+/* Most user names VerifyPasswordUsers= and AppUsers= may list. */
 #define CONF_USERS_MAX 32
 
 typedef struct HubConfig {
@@ -87,6 +87,9 @@ typedef struct HubConfig {
                 unsigned security_max_messages;
                 unsigned metrics_interval_sec;     /* 0: no hub metrics */
         } telemetry;
+        struct {
+                char **app_users;                  /* hub apps' users that may store and read records */
+        } privacy;
         /* Per-domain settings. log_level < 0 means "as [general]". */
         struct {
                 int log_level;

@@ -22,6 +22,10 @@ static const HubctlVerb verbs[] = {
           verb_telemetry_usage, verb_telemetry },
         { "security-report", "Assess this hub against EN 303 645 from live evidence", verb_security_report_usage,
           verb_security_report },
+        { "data", "Show, export or erase the personal data the hub keeps", verb_data_usage, verb_data },
+        { "consent", "List, grant or revoke consent to optional processing", verb_consent_usage, verb_consent },
+        { "factory-reset", "Erase all user data; the hub provisions itself anew", verb_factory_reset_usage,
+          verb_factory_reset },
 };
 
 static void help(void) {

@@ -57,6 +57,21 @@ int verb_telemetry(int argc, char *argv[], const HubctlOptions *o);
 extern const char verb_telemetry_usage[];
 extern const char verb_provision_usage[], verb_password_usage[], verb_identity_usage[];
 
+int verb_data(int argc, char *argv[], const HubctlOptions *o);
+int verb_consent(int argc, char *argv[], const HubctlOptions *o);
+int verb_factory_reset(int argc, char *argv[], const HubctlOptions *o);
+extern const char verb_data_usage[], verb_consent_usage[], verb_factory_reset_usage[];
+
+/* Calls to hub-privacyd (hubctl-data.c), shared by data, consent and factory-reset. */
+struct json_t;
+int hubctl_privacy_call(sd_bus *bus, const char *member, sd_bus_message **ret, sd_bus_error *error,
+                        const char *types, ...);
+/* Explain a failed call in the user's terms; returns the exit status. */
+int hubctl_privacy_failed(const char *what, const sd_bus_error *e, int r);
+void hubctl_format_time(uint64_t usec, char *buf, size_t size);
+/* Print (and free) a JSON value; returns the exit status. */
+int hubctl_print_json(struct json_t *o);
+
 int verb_status(int argc, char *argv[], const HubctlOptions *o);
 extern const char verb_status_usage[];
 

@@ -174,6 +174,7 @@ static const ConfKey conf_keys[] = {
         TELEMETRY_UNSIGNED("SecurityEventsMaxMessages", security_max_messages, 10, 1000000),
         TELEMETRY_UNSIGNED("MetricsIntervalSec", metrics_interval_sec, 0, 86400),
         DOMAIN_KEYS(HUB_DOMAIN_PRIVACY, "privacy"),
+        { "privacy", "AppUsers", CONF_USERS, offsetof(HubConfig, privacy.app_users), 0, 0, NULL, NULL },
 };
 
 static const char *const conf_sections[] = { "general", "identity", "telemetry", "privacy" };

@@ -3,6 +3,7 @@
 /* org.hubguard.telemetry1.Manager: the state of the link and the queue, in words a person can use. */
 
 #include "hubguard/bus-util.h"
+#include "telemetryd-erase.h"
 #include "telemetryd-manager.h"
 
 static TelemetryManager *manager(void *userdata) {
@@ -100,5 +101,12 @@ const sd_bus_vtable telemetry_manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("ListDevices", SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a(sttt)", devices_accepted_invalid_ratelimited), method_list_devices,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        /* For hub-privacyd (telemetryd-erase.c): root and hub-privacy only. */
+        SD_BUS_METHOD_WITH_ARGS("PurgeSubject", SD_BUS_ARGS("s", subject), SD_BUS_RESULT("t", purged),
+                                telemetry_method_purge_subject, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RequestErase", SD_BUS_ARGS("s", subject, "s", request_id), SD_BUS_NO_RESULT,
+                                telemetry_method_request_erase, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("EraseRequestState", SD_BUS_ARGS("s", request_id), SD_BUS_RESULT("s", state),
+                                telemetry_method_erase_request_state, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

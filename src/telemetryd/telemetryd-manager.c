@@ -14,6 +14,7 @@
 #include "hubguard/message-ids.h"
 #include "hubguard/seal.h"
 #include "hubguard/validate.h"
+#include "telemetryd-erase.h"
 #include "telemetryd-manager.h"
 
 #define MESSAGE_ID_PROPERTY "message-id"
@@ -21,6 +22,7 @@
 static const DbMigration migrations[] = {
         HUB_DB_MIGRATION_META,
         { 2, outbox_schema_sql },
+        { 3, erase_request_schema_sql },
 };
 
 static uint64_t realtime_usec(void) {
@@ -99,6 +101,10 @@ static int on_commit(sd_event_source *s, uint64_t usec, void *userdata) {
         telemetry_emit_queue(m);
         pump(m);
         return 0;
+}
+
+void telemetry_commit_now(TelemetryManager *m) {
+        (void) on_commit(NULL, 0, m);
 }
 
 static void schedule_commit(TelemetryManager *m) {
@@ -257,6 +263,8 @@ static void cloud_published(MqttClient *c, void *userdata, int mid, int reason) 
                         log_warning("Cloud broker refused message %s-%" PRIi64 " for good: %s.", m->hub_id, f.seq,
                                     mosquitto_reason_string(reason));
                 r = outbox_remove(&m->outbox, f.seq, reason >= 0x80);
+                if (r >= 0 && reason < 0x80 && f.prio == OUTBOX_PRIORITY_SECURITY)
+                        telemetry_erase_acknowledged(m, f.seq);
                 if (r < 0)
                         log_warning_errno(r, "Cannot remove message %" PRIi64 " from the outbox, it will be sent again: %m",
                                           f.seq);

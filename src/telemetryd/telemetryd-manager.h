@@ -75,6 +75,9 @@ extern const sd_bus_vtable telemetry_manager_vtable[];
 void telemetry_update_state(TelemetryManager *m);
 void telemetry_emit_queue(TelemetryManager *m);
 
+/* Commit the outbox now, then tell the producers and send (the group commit's timer, run early). */
+void telemetry_commit_now(TelemetryManager *m);
+
 /* Queue a message (topic relative to PREFIX/HUB-ID/); the group commit follows. */
 int telemetry_enqueue(TelemetryManager *m, OutboxPriority prio, const char *topic, json_t *body);
 

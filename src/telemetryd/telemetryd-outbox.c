@@ -200,8 +200,10 @@ static int drop_oldest(Outbox *o, OutboxPriority prio, OutboxDrop why) {
         int64_t seq;
         int rc, r;
 
-        rc = sqlite3_prepare_v2(o->db, "SELECT seq FROM outbox WHERE priority = ?1 ORDER BY seq LIMIT 1", -1, &st,
-                                NULL);
+        rc = sqlite3_prepare_v2(o->db,
+                                "SELECT seq FROM outbox WHERE priority = ?1 AND topic != '" OUTBOX_TOPIC_ERASE "' "
+                                "ORDER BY seq LIMIT 1",
+                                -1, &st, NULL);
         if (rc != SQLITE_OK)
                 return errno_from_sqlite(rc);
         (void) sqlite3_bind_int(st, 1, prio);
@@ -366,6 +368,47 @@ int outbox_remove(Outbox *o, int64_t seq, bool rejected) {
         r = delete_row(o, seq, &deleted);
         if (r >= 0 && deleted && rejected)
                 r = bump_counter(o, OUTBOX_DROP_REJECTED, 1);
+        return r;
+}
+
+int outbox_purge_subject(Outbox *o, const char *subject, uint64_t *ret_n) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int64_t was = 0;
+        int r, rc;
+
+        r = outbox_commit(o);
+        if (r >= 0)
+                r = db_query_int64(o->db, "PRAGMA secure_delete", &was);
+        if (r < 0)
+                return r;
+        /* These deletions are zeroed whatever the build's default; the default is restored after. */
+        r = db_exec(o->db, "PRAGMA secure_delete=ON");
+        if (r >= 0)
+                r = db_exec(o->db, "BEGIN IMMEDIATE");
+        if (r < 0)
+                goto finish;
+        rc = sqlite3_prepare_v2(o->db,
+                                "DELETE FROM outbox WHERE topic != '" OUTBOX_TOPIC_ERASE "' "
+                                "AND json_valid(CAST(payload AS TEXT)) "
+                                "AND EXISTS (SELECT 1 FROM json_tree(CAST(payload AS TEXT)) "
+                                "            WHERE key = 'subject' AND type = 'text' AND atom = ?1)",
+                                -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                (void) sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
+                rc = sqlite3_step(st);
+        }
+        r = rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
+        if (r >= 0 && ret_n)
+                *ret_n = (uint64_t) sqlite3_changes(o->db);
+        if (r >= 0)
+                r = db_exec(o->db, "COMMIT");
+        if (r < 0)
+                (void) db_exec(o->db, "ROLLBACK");
+        if (r >= 0)
+                r = db_exec(o->db, "PRAGMA wal_checkpoint(TRUNCATE)");
+finish:
+        (void) db_exec(o->db, was ? "PRAGMA secure_delete=ON" : "PRAGMA secure_delete=OFF");
+        recount(o);
         return r;
 }
 

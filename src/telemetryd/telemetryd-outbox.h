@@ -24,6 +24,11 @@
 #define OUTBOX_COMMIT_USEC (5 * 1000ULL)
 #define OUTBOX_COMMIT_ROWS 512
 #define OUTBOX_TOPIC_MAX 256
+/*
+ * Erase requests to the cloud (hub-privacyd, via RequestErase): security class, and never dropped
+ * for room: a person's request to be forgotten must outlive any outage.
+ */
+#define OUTBOX_TOPIC_ERASE "privacy/erase"
 
 typedef enum OutboxPriority {
         OUTBOX_PRIORITY_SECURITY = 0, /* sent first, kept longest */
@@ -98,6 +103,14 @@ int outbox_next(Outbox *o, OutboxPriority prio, int64_t after_seq, OutboxMessage
 
 /* The broker has it (or refused it for good, with drop set): delete it. */
 int outbox_remove(Outbox *o, int64_t seq, bool rejected);
+
+/*
+ * Remove, with secure_delete and a WAL checkpoint(TRUNCATE), every queued message about a data
+ * subject: a JSON payload with a "subject" member equal to subject at any depth (a device's own
+ * field inside the envelope's "data", or a hub message's). Erase requests are kept. Commits what
+ * was pending first.
+ */
+int outbox_purge_subject(Outbox *o, const char *subject, uint64_t *ret_n);
 
 /* Count a loss that did not go through the outbox. */
 int outbox_count_drop(Outbox *o, OutboxDrop d, uint64_t n);

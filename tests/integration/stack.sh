@@ -161,8 +161,8 @@ stack_credentials() {
         local dom=$1 user=hub-$1 d=$STACK_DIR/credentials/$1
         mkdir -p "$d"
         case $dom in
-        identity)
-                # The sealed store's master key: 32 random bytes (systemd decrypts it from a
+        identity | privacy)
+                # The sealed store's master key (privacy: the key that wraps the subject keys): 32 random bytes (systemd decrypts it from a
                 # systemd-creds file bound to the machine; here it is made fresh for each stack).
                 [[ -e $d/master-key ]] || head -c 32 /dev/urandom >"$d/master-key"
                 ;;

@@ -115,7 +115,8 @@ it_is "hubctl status shows privacy running" 0 "$("$HUBCTL" status >/dev/null; ec
 # A database with a torn page inside (valid header, damaged b-tree).
 stack_stop privacy
 sqlite3 "$db" "CREATE TABLE filler(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < 2000) INSERT INTO filler SELECT randomblob(200) FROM c; PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
-printf '\xff%.0s' $(seq 1 600) | dd of="$db" bs=1 seek=$((4096 * 3 + 8)) conv=notrunc status=none
+# A page of the filler table (the last pages of the file), whatever the schema's own tables take first.
+printf '\xff%.0s' $(seq 1 600) | dd of="$db" bs=1 seek=$(($(stat -c %s "$db") - 4096 * 50 + 8)) conv=notrunc status=none
 : >"$HUBGUARD_LOG_DIR/hub-privacyd.log"
 stack_daemon privacy
 it_is "hub-privacyd starts on a database with a damaged page" 0 $?

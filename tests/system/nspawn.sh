@@ -20,6 +20,8 @@
 #   restart     poweroff and boot again on the same overlay: same device id, password hash and
 #               password; the password is not shown on the console again
 #   upgrade     a newer build of the same tree installed over it: services restart, state is kept
+#   reset       hubctl factory-reset: the path unit runs the root helper; services back, a new
+#               password, device key and master key credential, an empty privacy store
 #   purge       dpkg --purge removes units, bus policy and /var/lib/hubguard; no failed hubguard unit
 #   image       a second container from the same image, the package installed into it unbooted (as
 #               a hub image is made), first boot: keygen, services and console reveal run at boot;
@@ -648,6 +650,50 @@ if [ -n "${HG_SRC:-}" ] && [ -d "$HG_SRC" ]; then
 else
         note <<<"upgrade not tested: the package was given (HUBGUARD_DEB), not built from this tree"
 fi
+
+# --- factory reset ------------------------------------------------------------------------------
+# hubctl factory-reset: hub-privacyd leaves a request, hub-privacy-helper.path starts the root
+# helper, which stops hubguard.target, erases every domain's user data and starts the target
+# again; the hub provisions itself anew: a new password and a new device key.
+fr_pw1=$(ct hubctl provision show-initial 2>/dev/null)
+fr_fp1=$(ct hubctl identity show --json | json_get 'j["key_fingerprint"]')
+fr_cred1=$(ct sha256sum /var/lib/hubguard/credentials/identity-master-key.cred 2>/dev/null | cut -d' ' -f1)
+ct busctl call org.hubguard.privacy1 /org/hubguard/privacy1 org.hubguard.privacy1.Manager \
+        CreateSubject s nspawn-person >/dev/null 2>&1
+fr_before=$(ct hubctl data subjects --json 2>/dev/null | json_get 'len(j)')
+out=$(ct hubctl factory-reset --yes 2>&1)
+rc=$?
+check "hubctl factory-reset --yes as root (exit ${rc}; ${fr_before:-?} subject before)" \
+        eval '[ "$rc" = 0 ] && [ "${fr_before:-0}" -ge 1 ]'
+fr_id=
+deadline=$((SECONDS + 90))
+while [ $SECONDS -lt $deadline ]; do
+        fr_id=$(ct hubctl factory-reset result --json 2>/dev/null | json_get 'j["request_id"] if j else None')
+        [ -n "$fr_id" ] && [ "$fr_id" != null ] && break
+        sleep 1
+done
+helper=$(unit_props hub-privacy-helper.service Result ExecMainStatus)
+check "hub-privacy-helper.path started the root helper, which succeeded (${helper}; result ${fr_id:-none})" \
+        eval '[ -n "$fr_id" ] && [ "$fr_id" != null ] && [ "$helper" = "success 0" ]'
+if wait_active; then
+        pass "after the factory reset the services and hubguard.target are active again"
+else
+        ct systemctl status --no-pager "${UNITS[@]}" hub-privacy-helper.service 2>&1 | tail -n 30 | note
+        fail "after the factory reset the services and hubguard.target are active again"
+fi
+fr_pw2=$(ct hubctl provision show-initial 2>/dev/null)
+fr_fp2=$(ct hubctl identity show --json | json_get 'j["key_fingerprint"]')
+check "after the factory reset: a new password and a new device key" \
+        eval '[[ $fr_pw2 =~ $pwre ]] && [ -n "$fr_pw1" ] && [ "$fr_pw2" != "$fr_pw1" ] &&
+              [ -n "$fr_fp2" ] && [ -n "$fr_fp1" ] && [ "$fr_fp2" != "$fr_fp1" ]'
+fr_cred2=$(ct sha256sum /var/lib/hubguard/credentials/identity-master-key.cred 2>/dev/null | cut -d' ' -f1)
+check "... and a new identity master key credential" eval '[ -n "$fr_cred2" ] && [ "$fr_cred2" != "$fr_cred1" ]'
+fr_after=$(ct hubctl data subjects --json 2>/dev/null | json_get 'len(j)')
+fr_failed=$(ct hubctl factory-reset result --json 2>/dev/null |
+        json_get 'len([s for s in j["stores"] if s["result"].startswith("failed")])')
+ct hubctl factory-reset result 2>&1 | note
+check "the privacy store is empty (${fr_after:-?} subjects) and no step of the reset failed (${fr_failed:-?})" \
+        eval '[ "$fr_after" = 0 ] && [ "$fr_failed" = 0 ]'
 
 # --- purge --------------------------------------------------------------------------------------
 if ct dpkg --purge hubguard >"$T/dpkg-purge.log" 2>&1; then

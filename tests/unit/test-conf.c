@@ -841,7 +841,7 @@ static void test_dump_defaults(void **state) {
                                "CloudTopicPrefix=hubguard\nConnectTimeoutSec=10\nReconnectMinSec=1\n"
                                "ReconnectMaxSec=300\nDrainRatePerSec=500\nOutboxMaxMessages=100000\n"
                                "OutboxMaxMiB=64\nSecurityEventsMaxMessages=10000\nMetricsIntervalSec=60\n\n"
-                               "[privacy]\nLogLevel=inherit\n");
+                               "[privacy]\nLogLevel=inherit\nAppUsers=\n");
 }
 
 static void test_dump_reparses_to_same_config(void **state) {

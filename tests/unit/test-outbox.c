@@ -1154,6 +1154,85 @@ static void test_routine_refused_before_dropping(void **state) {
         assert_totals(f);
 }
 
+/* ---------------------------------------------------------------------------------------------------
+ * Erasure (hub-privacyd): purge of the messages about a subject; erase requests never dropped
+ */
+
+static int64_t enqueue_text(Fixture *f, OutboxPriority prio, const char *topic, const char *text) {
+        int64_t seq = outbox_enqueue(&f->o, prio, topic, text, strlen(text), T0, NULL, NULL);
+
+        assert_true(seq > 0);
+        return seq;
+}
+
+static void test_purge_subject(void **state) {
+        Fixture *f = *state;
+        int64_t keep[4], gone[3], erase;
+        _cleanup_free_ char *db_bytes = NULL, *wal = NULL, *wal_bytes = NULL;
+        uint64_t n = 99;
+        size_t size;
+
+        int64_t secure_before = query_i64(f->db, "PRAGMA secure_delete", 0);
+
+        gone[0] = enqueue_text(f, OUTBOX_PRIORITY_ROUTINE, TOPIC_ROUTINE,
+                               "{\"device\":\"cam\",\"data\":{\"subject\":\"aa11\",\"m\":\"MARKER-GONE-1\"}}");
+        keep[0] = enqueue_text(f, OUTBOX_PRIORITY_ROUTINE, TOPIC_ROUTINE,
+                               "{\"device\":\"cam\",\"data\":{\"subject\":\"bb22\",\"m\":\"MARKER-KEEP-1\"}}");
+        gone[1] = enqueue_text(f, OUTBOX_PRIORITY_SECURITY, TOPIC_SECURITY, "{\"subject\":\"aa11\",\"m\":\"MARKER-GONE-2\"}");
+        gone[2] = enqueue_text(f, OUTBOX_PRIORITY_ROUTINE, TOPIC_ROUTINE,
+                               "{\"data\":{\"lock\":{\"subject\":\"aa11\"}},\"m\":\"MARKER-GONE-3\"}");
+        /* Not about aa11: another value, a number, a prefix, not JSON, a "subject" value elsewhere. */
+        keep[1] = enqueue_text(f, OUTBOX_PRIORITY_ROUTINE, TOPIC_ROUTINE, "{\"subject\":11,\"x\":\"aa11x\"}");
+        keep[2] = enqueue_text(f, OUTBOX_PRIORITY_ROUTINE, TOPIC_ROUTINE, "not json aa11");
+        keep[3] = enqueue_text(f, OUTBOX_PRIORITY_ROUTINE, TOPIC_ROUTINE, "{\"who\":\"aa11\",\"subject\":\"cc\"}");
+        /* The erase request itself names the subject and must stay. */
+        erase = enqueue_text(f, OUTBOX_PRIORITY_SECURITY, OUTBOX_TOPIC_ERASE, "{\"subject\":\"aa11\"}");
+        /* Uncommitted rows too: the purge commits them first. */
+        assert_true(outbox_in_transaction(&f->o));
+
+        assert_int_equal(outbox_purge_subject(&f->o, "aa11", &n), 0);
+        assert_int_equal(n, 3);
+        for (size_t i = 0; i < ELEMENTSOF(gone); i++)
+                assert_false(has_row(f->peer, gone[i]));
+        for (size_t i = 0; i < ELEMENTSOF(keep); i++)
+                assert_true(has_row(f->peer, keep[i]));
+        assert_true(has_row(f->peer, erase));
+        assert_totals(f);
+        assert_dropped(f, 0, 0, 0);
+        /* Zeroed and checkpointed: the purged payloads are in no file; the kept one is found. */
+        db_bytes = read_file_or_die(f->path, &size);
+        assert_null(memmem(db_bytes, size, "MARKER-GONE", 11));
+        assert_non_null(memmem(db_bytes, size, "MARKER-KEEP-1", 13));
+        wal = path_join(f->dir, "telemetry.db-wal");
+        wal_bytes = read_file_or_die(wal, &size);
+        assert_int_equal(size, 0);
+        /* The connection's secure_delete setting is what it was. */
+        assert_int_equal(query_i64(f->db, "PRAGMA secure_delete", 0), secure_before);
+        assert_int_equal(outbox_purge_subject(&f->o, "aa11", &n), 0);
+        assert_int_equal(n, 0);
+}
+
+static void test_erase_request_never_dropped(void **state) {
+        Fixture *f = *state;
+        int64_t erase, s[4];
+
+        fixture_caps(f, 4, MAX_BYTES, 2);
+        erase = enqueue_text(f, OUTBOX_PRIORITY_SECURITY, OUTBOX_TOPIC_ERASE, "{\"subject\":\"aa11\"}");
+        /* Security events over their cap displace each other, never the erase request. */
+        for (size_t i = 0; i < ELEMENTSOF(s); i++)
+                s[i] = enqueue(f, OUTBOX_PRIORITY_SECURITY);
+        commit(f);
+        assert_true(has_row(f->db, erase));
+        assert_false(has_row(f->db, s[0]));
+        assert_true(has_row(f->db, s[3]));
+        /* Routine telemetry cannot push it out either. */
+        for (int i = 0; i < 10; i++)
+                (void) outbox_enqueue(&f->o, OUTBOX_PRIORITY_ROUTINE, TOPIC_ROUTINE, "x", 1, T0, NULL, NULL);
+        commit(f);
+        assert_true(has_row(f->db, erase));
+        assert_totals(f);
+}
+
 #define FIXTURE_TEST(t) cmocka_unit_test_setup_teardown(t, fixture_setup, fixture_teardown)
 
 int main(void) {
@@ -1185,6 +1264,8 @@ int main(void) {
                 FIXTURE_TEST(test_enqueue_invalid),
                 FIXTURE_TEST(test_next_damaged_row),
                 FIXTURE_TEST(test_large),
+                FIXTURE_TEST(test_purge_subject),
+                FIXTURE_TEST(test_erase_request_never_dropped),
         };
 
         return cmocka_run_group_tests_name("outbox", tests, NULL, NULL);

@@ -1,0 +1,688 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * hub-privacy-helper: the one privileged step of the privacy domain, kept apart from the
+ * unprivileged hub-privacyd (the pattern of chrony's privileged helper and OpenSSH's monitor).
+ * hub-privacy-helper.path starts it (as root, sandboxed: hub-privacy-helper.service) when
+ * hub-privacyd leaves a request file in its own state directory. It accepts only a closed list of
+ * operations:
+ *
+ *   erase-subject SUBJECT REQUEST-ID   run the erase actions other hub apps declare in
+ *                                      privacy.d for one data subject
+ *   factory-reset REQUEST-ID           erase all user data of every domain (see hub-privacyd(8))
+ *
+ * Who asked is checked by the file system: the requests directory and each request file must be
+ * owned by the user hub-privacy, not writable by anybody else, and regular files (no symlink). A
+ * request that is not exactly one of the lines above is refused, removed and reported.
+ * Each request gets a result file, written atomically and handed to hub-privacy; the request is
+ * removed after its result is written (a crash before that runs it again: every action is
+ * idempotent).
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "hubguard/fileio.h"
+#include "hubguard/log.h"
+#include "privacyd-decl.h"
+
+#define REQUEST_MAX 256
+#define REQUESTS_PER_RUN 64
+#define COMMAND_TIMEOUT_SEC 60
+#define PRIVACY_USER "hub-privacy"
+
+static const char *arg_state_root = STATE_DIR;
+static const char *arg_config_dir = CONF_DIR;
+static const char *arg_credentials_dir = STATE_DIR "/credentials";
+static const char *arg_journal_dir = NULL;
+static bool arg_systemctl = true;
+static uid_t privacy_uid;
+static gid_t privacy_gid;
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+}
+
+static bool is_hex(const char *s, size_t len) {
+        return strlen(s) == len && strspn(s, "0123456789abcdef") == len;
+}
+
+/* ---- removal without following symlinks ---- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        if (flag == FTW_DP)
+                return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
+        return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* Remove path (a file, a symlink itself, or a tree). 1 removed, 0 was not there, < 0 error. */
+static int rm_rf(const char *path) {
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISDIR(st.st_mode))
+                return unlink(path) < 0 ? -errno : 1;
+        return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 ? -errno : 1;
+}
+
+/* Remove everything inside dir, keeping dir itself (its owner and mode). */
+static int empty_dir(const char *dir, unsigned *ret_n) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        int r = 0;
+
+        *ret_n = 0;
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        while ((de = readdir(d))) {
+                char p[4200];
+                int k;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                (void) snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+                k = rm_rf(p);
+                if (k < 0 && r >= 0)
+                        r = k;
+                if (k > 0)
+                        (*ret_n)++;
+        }
+        closedir(d);
+        return r;
+}
+
+static void subst(const char *tmpl, const char *subject, char *buf, size_t size) {
+        const char *p = strstr(tmpl, "%s");
+
+        if (p)
+                (void) snprintf(buf, size, "%.*s%s%s", (int) (p - tmpl), tmpl, subject ? subject : "", p + 2);
+        else
+                (void) snprintf(buf, size, "%s", tmpl);
+}
+
+/* ---- work as the app's own user, in a child ---- */
+
+static int drop_to(const char *user) {
+        struct passwd *pw = getpwnam(user);
+
+        if (!pw)
+                return -ESRCH;
+        if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+            setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+                return -errno;
+        if (chdir("/") < 0)
+                return -errno;
+        return 0;
+}
+
+/* The app's statement for one subject, on its database, with secure_delete and a WAL truncation. */
+static int run_statement(const DeclApp *a, const char *subject, int64_t *ret_changes) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sqlite3_open_v2(a->database, &db, SQLITE_OPEN_READWRITE, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_busy_timeout(db, 10000);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_exec(db, "PRAGMA secure_delete=ON", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_prepare_v2(db, a->statement, -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                (void) sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
+                while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                        ;
+                if (rc == SQLITE_DONE)
+                        rc = SQLITE_OK;
+        }
+        if (rc == SQLITE_OK) {
+                *ret_changes = sqlite3_changes(db);
+                (void) sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+        }
+        sqlite3_finalize(st);
+        sqlite3_close_v2(db);
+        return rc == SQLITE_OK ? 0 : -EIO;
+}
+
+typedef enum Action {
+        ACTION_PATHS,       /* [Erase] Path= for one subject */
+        ACTION_RESET_PATHS, /* [Reset] Path= */
+        ACTION_STATEMENT,
+        ACTION_COMMAND,
+} Action;
+
+/* Remove the paths; a one-line report. 0, or the last error. */
+static int remove_paths(char *const *paths, size_t n, const char *subject, char *out, size_t size) {
+        unsigned removed = 0, missing = 0;
+        int r = 0;
+
+        out[0] = '\0';
+        for (size_t i = 0; i < n; i++) {
+                char p[4200];
+                int k;
+
+                subst(paths[i], subject, p, sizeof p);
+                k = rm_rf(p);
+                if (k < 0) {
+                        (void) snprintf(out + strlen(out), size - strlen(out), "failed to remove %.200s: %s; ", p,
+                                        strerror(-k));
+                        r = k;
+                } else if (k > 0)
+                        removed++;
+                else
+                        missing++;
+        }
+        (void) snprintf(out + strlen(out), size - strlen(out), "removed %u path(s), %u not present", removed, missing);
+        return r;
+}
+
+/*
+ * Do one action in a child, as the app's User= if it has one (so that a path the app controls,
+ * a symlink planted in its directory say, cannot make root remove anything the app could not);
+ * its one-line report comes back through a pipe.
+ */
+static int as_user(const char *user, const DeclApp *a, const char *subject, Action action, char *out, size_t size) {
+        bool command = action == ACTION_COMMAND;
+        int fds[2], status = 0;
+        pid_t pid;
+        ssize_t n;
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                char msg[256];
+                int r;
+
+                close(fds[0]);
+                r = user ? drop_to(user) : 0;
+                if (r < 0) {
+                        n = snprintf(msg, sizeof msg, "cannot become user %s: %s", user, strerror(-r));
+                        (void) !write(fds[1], msg, (size_t) n);
+                        _exit(EXIT_FAILURE);
+                }
+                if (command) {
+                        char args[DECL_ARGS_MAX + 1][1100];
+                        char *argv[DECL_ARGS_MAX + 1] = {};
+                        char *envp[] = { (char *) "PATH=/usr/bin:/bin", NULL };
+
+                        for (size_t i = 0; i < a->n_args; i++) {
+                                subst(a->argv[i], subject, args[i], sizeof args[i]);
+                                argv[i] = args[i];
+                        }
+                        /* What the command prints is not our report (its exit status is); stderr goes to the journal. */
+                        r = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                        if (r < 0 || dup2(r, STDOUT_FILENO) < 0)
+                                _exit(EXIT_FAILURE);
+                        execve(argv[0], argv, envp);
+                        n = snprintf(msg, sizeof msg, "cannot run %s: %s", argv[0], strerror(errno));
+                        (void) !write(fds[1], msg, (size_t) n);
+                        _exit(127);
+                } else if (action == ACTION_PATHS || action == ACTION_RESET_PATHS) {
+                        char rep[1024];
+
+                        r = action == ACTION_PATHS ? remove_paths(a->paths, a->n_paths, subject, rep, sizeof rep)
+                                                   : remove_paths(a->reset_paths, a->n_reset_paths, NULL, rep, sizeof rep);
+                        (void) !write(fds[1], rep, strlen(rep));
+                        _exit(r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+                } else {
+                        int64_t changes = 0;
+
+                        r = run_statement(a, subject, &changes);
+                        n = r < 0 ? snprintf(msg, sizeof msg, "failed: the statement on %s did not run", a->database)
+                                  : snprintf(msg, sizeof msg, "deleted %" PRIi64 " row(s) from %s", changes, a->database);
+                        (void) !write(fds[1], msg, (size_t) n);
+                        _exit(r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+                }
+        }
+        close(fds[1]);
+        for (int waited = 0;; waited++) {
+                pid_t w = waitpid(pid, &status, WNOHANG);
+
+                if (w == pid)
+                        break;
+                if (w < 0) {
+                        close(fds[0]);
+                        return -errno;
+                }
+                if (waited >= COMMAND_TIMEOUT_SEC * 10) {
+                        (void) kill(pid, SIGKILL);
+                        (void) waitpid(pid, &status, 0);
+                        close(fds[0]);
+                        (void) snprintf(out, size, "failed: killed after %d s", COMMAND_TIMEOUT_SEC);
+                        return -ETIME;
+                }
+                (void) usleep(100000);
+        }
+        n = read(fds[0], out, size - 1);
+        close(fds[0]);
+        out[n > 0 ? n : 0] = '\0';
+        if (command) {
+                if (!out[0] || WIFEXITED(status))
+                        (void) snprintf(out + strlen(out), size - strlen(out), "%scommand %s %s %d", out[0] ? "; " : "",
+                                        a->argv[0], WIFEXITED(status) ? "exited with" : "killed by signal",
+                                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        }
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+/* The app's erase actions for one subject; a one-line result. */
+static int erase_app(const DeclApp *a, const char *subject, char *out, size_t size) {
+        static const Action actions[] = { ACTION_PATHS, ACTION_STATEMENT, ACTION_COMMAND };
+        int r = 0, k;
+
+        out[0] = '\0';
+        for (size_t i = 0; i < ELEMENTSOF(actions); i++) {
+                char msg[1100];
+
+                if ((actions[i] == ACTION_PATHS && a->n_paths == 0) || (actions[i] == ACTION_STATEMENT && !a->database) ||
+                    (actions[i] == ACTION_COMMAND && a->n_args == 0))
+                        continue;
+                k = as_user(a->user, a, subject, actions[i], msg, sizeof msg);
+                (void) snprintf(out + strlen(out), size - strlen(out), "%s; ", msg);
+                if (k < 0)
+                        r = k;
+        }
+        if (strlen(out) >= 2)
+                out[strlen(out) - 2] = '\0';
+        if (r < 0 && size > 9) {
+                memmove(out + 8, out, MIN(strlen(out) + 1, size - 9));
+                memcpy(out, "failed: ", 8);
+                out[size - 1] = '\0';
+        }
+        return r;
+}
+
+/* ---- results ---- */
+
+/*
+ * Write a result as dir/name: atomically, already hub-privacy's when it appears (hub-privacyd reads
+ * it at once), and relative to a directory opened without following symlinks and checked to be
+ * hub-privacy's, so that hub-privacy cannot redirect root's write elsewhere.
+ */
+static int write_result(const char *dir, const char *name, json_t *o) {
+        _cleanup_free_ char *text = json_dumps(o, JSON_COMPACT);
+        unsigned char raw[8];
+        char tmp[256];
+        struct stat st;
+        int dfd, fd, r = 0;
+
+        if (!text)
+                return -ENOMEM;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return log_error_errno(errno, "Cannot open '%s': %m", dir);
+        if (fstat(dfd, &st) < 0 || st.st_uid != privacy_uid || (st.st_mode & 0022)) {
+                close(dfd);
+                return log_error_errno(EPERM, "'%s' is not %s's own directory; no result written.", dir, PRIVACY_USER);
+        }
+        randombytes_buf(raw, sizeof raw);
+        (void) snprintf(tmp, sizeof tmp, ".%s.%02x%02x%02x%02x%02x%02x%02x%02x", name, raw[0], raw[1], raw[2], raw[3],
+                        raw[4], raw[5], raw[6], raw[7]);
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                r = -errno;
+        if (r >= 0 && fchown(fd, privacy_uid, privacy_gid) < 0)
+                r = -errno;
+        if (r >= 0)
+                r = loop_write(fd, text, strlen(text));
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (fd >= 0 && close(fd) < 0 && r >= 0)
+                r = -errno;
+        if (r >= 0 && renameat(dfd, tmp, dfd, name) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlinkat(dfd, tmp, 0);
+        else if (fsync(dfd) < 0)
+                r = -errno;
+        close(dfd);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write the result '%s/%s': %m", dir, name);
+        return 0;
+}
+
+static json_t *stores_for_subject(const DeclSet *decl, const char *subject, unsigned *ret_failed) {
+        json_t *stores = json_array();
+
+        for (size_t i = 0; stores && i < decl->n_apps; i++) {
+                char out[2048];
+
+                if (!decl_app_has_erase(&decl->apps[i]))
+                        continue;
+                if (erase_app(&decl->apps[i], subject, out, sizeof out) < 0)
+                        (*ret_failed)++;
+                (void) json_array_append_new(stores, json_pack("{ssss}", "store", decl->apps[i].name, "result", out));
+        }
+        return stores;
+}
+
+static int op_erase_subject(const DeclSet *decl, const char *subject, const char *request_id, const char *resdir) {
+        char name[PRIVACY_REQUEST_ID_LEN + 8];
+        unsigned failed = 0;
+        json_t *o = json_pack("{sssssssIso}", "op", "erase-subject", "request_id", request_id, "subject", subject,
+                              "completed_usec", (json_int_t) now_usec(), "stores",
+                              stores_for_subject(decl, subject, &failed));
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        (void) snprintf(name, sizeof name, "%s.json", request_id);
+        r = write_result(resdir, name, o);
+        json_decref(o);
+        log_info("Erase %s: the declared app stores were processed (%u failed).", request_id, failed);
+        return r;
+}
+
+static int run_tool(const char *const argv[]) {
+        int status;
+        pid_t pid = fork();
+
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                execv(argv[0], (char *const *) argv);
+                _exit(127);
+        }
+        if (waitpid(pid, &status, 0) < 0)
+                return -errno;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+static void add_result(json_t *stores, const char *store, int r, const char *ok) {
+        char msg[300];
+
+        if (r < 0)
+                (void) snprintf(msg, sizeof msg, "failed: %s", strerror(-r));
+        else
+                (void) snprintf(msg, sizeof msg, "%s", ok);
+        (void) json_array_append_new(stores, json_pack("{ssss}", "store", store, "result", msg));
+}
+
+#define ADD_RESULT(stores, store, r, ...)                                                                 \
+        do {                                                                                              \
+                char _m[300];                                                                             \
+                (void) snprintf(_m, sizeof _m, __VA_ARGS__);                                              \
+                add_result(stores, store, r, _m);                                                         \
+        } while (0)
+
+static int op_factory_reset(const DeclSet *decl, const char *request_id) {
+        static const char *const domains[] = { "identity", "telemetry", "privacy" };
+        json_t *stores = json_array(), *o;
+        char path[4200];
+        unsigned failed = 0, n;
+        int r;
+
+        if (!stores)
+                return -ENOMEM;
+        log_notice("Factory reset %s: erasing all user data of every domain.", request_id);
+        if (arg_systemctl) {
+                r = run_tool((const char *const[]) { "/bin/systemctl", "stop", "hubguard.target", NULL });
+                add_result(stores, "services", r, "stopped hubguard.target");
+        }
+
+        /* The declared app data: each subject's erase actions, then the app's [Reset] paths. */
+        (void) snprintf(path, sizeof path, "%s/privacy/privacy.db", arg_state_root);
+        {
+                sqlite3 *db = NULL;
+                sqlite3_stmt *st = NULL;
+
+                if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+                    sqlite3_prepare_v2(db, "SELECT id FROM subject", -1, &st, NULL) == SQLITE_OK)
+                        while (sqlite3_step(st) == SQLITE_ROW) {
+                                const char *id = (const char *) sqlite3_column_text(st, 0);
+
+                                if (id && is_hex(id, PRIVACY_SUBJECT_ID_LEN))
+                                        json_decref(stores_for_subject(decl, id, &failed));
+                        }
+                sqlite3_finalize(st);
+                sqlite3_close_v2(db);
+        }
+        for (size_t i = 0; i < decl->n_apps; i++) {
+                const DeclApp *a = &decl->apps[i];
+
+                char msg[1100] = "no reset paths";
+
+                r = a->n_reset_paths > 0 ? as_user(a->user, a, NULL, ACTION_RESET_PATHS, msg, sizeof msg) : 0;
+                if (decl_app_has_erase(a) || a->n_reset_paths > 0)
+                        ADD_RESULT(stores, a->name, r, "erased every subject's data; [Reset] %s", msg);
+                failed += r < 0;
+        }
+
+        /* The master keys: made anew (hub-identity-keygen, hub-privacy-keygen) at the next start. */
+        {
+                DIR *d = opendir(arg_credentials_dir);
+                struct dirent *de;
+
+                n = 0;
+                r = 0;
+                while (d && (de = readdir(d))) {
+                        size_t len = strlen(de->d_name);
+
+                        if (len > 5 && streq(de->d_name + len - 5, ".cred")) {
+                                (void) snprintf(path, sizeof path, "%s/%s", arg_credentials_dir, de->d_name);
+                                if (unlink(path) < 0)
+                                        r = -errno;
+                                else
+                                        n++;
+                        }
+                }
+                if (d)
+                        closedir(d);
+                ADD_RESULT(stores, "credentials", r, "removed %u master key credential(s)", n);
+                failed += r < 0;
+        }
+
+        if (arg_journal_dir) {
+                r = empty_dir(arg_journal_dir, &n);
+                ADD_RESULT(stores, "journal", r, "removed %u journal file(s)", n);
+        } else {
+                /* Rotate, so that everything so far is in archived files, then remove them all. */
+                r = run_tool((const char *const[]) { "/bin/journalctl", "--rotate", NULL });
+                if (r >= 0)
+                        r = run_tool((const char *const[]) { "/bin/journalctl", "--vacuum-time=1s", "--quiet", NULL });
+                add_result(stores, "journal", r, "rotated and vacuumed");
+        }
+        failed += r < 0;
+
+        /* The domains' state last, the privacy domain's (which holds this request) at the very end:
+         * until then a crash leaves the request, and the reset runs again from the start. */
+        for (size_t i = 0; i < ELEMENTSOF(domains); i++) {
+                (void) snprintf(path, sizeof path, "%s/%s", arg_state_root, domains[i]);
+                r = empty_dir(path, &n);
+                ADD_RESULT(stores, domains[i], r, "state directory emptied (%u entries)", n);
+                failed += r < 0;
+        }
+
+        o = json_pack("{sssssIso}", "op", "factory-reset", "request_id", request_id, "completed_usec",
+                      (json_int_t) now_usec(), "stores", stores);
+        (void) snprintf(path, sizeof path, "%s/privacy", arg_state_root);
+        r = o ? write_result(path, "factory-reset.json", o) : -ENOMEM;
+        json_decref(o);
+        log_notice("Factory reset %s done (%u step(s) failed); the hub provisions itself anew.", request_id, failed);
+        if (arg_systemctl)
+                (void) run_tool((const char *const[]) { "/bin/systemctl", "--no-block", "start", "hubguard.target", NULL });
+        return r;
+}
+
+/* ---- requests ---- */
+
+/* Read a request file, checking it is hub-privacy's own regular file. */
+static int read_request(int dirfd, const char *name, char *buf, size_t size) {
+        struct stat st;
+        ssize_t n;
+        int fd;
+
+        fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != privacy_uid || (st.st_mode & 0022) ||
+            st.st_size <= 0 || (size_t) st.st_size >= size) {
+                close(fd);
+                return -EPERM;
+        }
+        n = read(fd, buf, size - 1);
+        close(fd);
+        if (n <= 0)
+                return -EIO;
+        buf[n] = '\0';
+        return 0;
+}
+
+static int process(const DeclSet *decl) {
+        char reqdir[4200], resdir[4200];
+        struct stat st;
+        unsigned done = 0;
+        int dirfd, r = 0;
+        DIR *d;
+        struct dirent *de;
+
+        (void) snprintf(reqdir, sizeof reqdir, "%s/privacy/requests", arg_state_root);
+        (void) snprintf(resdir, sizeof resdir, "%s/privacy/results", arg_state_root);
+        dirfd = open(reqdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dirfd < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                return log_error_errno(errno, "Cannot open '%s': %m", reqdir);
+        }
+        if (fstat(dirfd, &st) < 0 || st.st_uid != privacy_uid || (st.st_mode & 0022)) {
+                close(dirfd);
+                return log_error_errno(EPERM, "'%s' is not %s's own directory; nothing done.", reqdir, PRIVACY_USER);
+        }
+        d = fdopendir(dirfd);
+        if (!d) {
+                close(dirfd);
+                return -errno;
+        }
+        while ((de = readdir(d)) && done < REQUESTS_PER_RUN) {
+                char buf[REQUEST_MAX + 1], op[32] = "", a1[80] = "", a2[80] = "", extra[8] = "";
+                size_t len = strlen(de->d_name);
+                int k, fields;
+
+                if (de->d_name[0] == '.' || len < 5 || !streq(de->d_name + len - 4, ".req"))
+                        continue;
+                done++;
+                k = read_request(dirfd, de->d_name, buf, sizeof buf);
+                if (k < 0) {
+                        log_warning("Refused request file '%s/%s': not a regular file of %s's under %d bytes.", reqdir,
+                                    de->d_name, PRIVACY_USER, REQUEST_MAX);
+                        (void) unlinkat(dirfd, de->d_name, 0);
+                        continue;
+                }
+                fields = sscanf(buf, "%31s %79s %79s %7s", op, a1, a2, extra);
+                if (fields == 3 && streq(op, "erase-subject") && is_hex(a1, PRIVACY_SUBJECT_ID_LEN) &&
+                    is_hex(a2, PRIVACY_REQUEST_ID_LEN)) {
+                        k = op_erase_subject(decl, a1, a2, resdir);
+                } else if (fields == 2 && streq(op, "factory-reset") && is_hex(a1, PRIVACY_REQUEST_ID_LEN)) {
+                        /* The request goes with the privacy state directory, the reset's last step. */
+                        k = op_factory_reset(decl, a1);
+                        (void) unlinkat(dirfd, de->d_name, 0);
+                        r = k < 0 ? k : r;
+                        break;
+                } else {
+                        log_warning("Refused request '%s': not one of the operations this helper performs.", de->d_name);
+                        k = 0;
+                }
+                if (k >= 0)
+                        (void) unlinkat(dirfd, de->d_name, 0);
+                else
+                        r = k;
+        }
+        closedir(d);
+        return r;
+}
+
+static int help(void) {
+        printf("%s [OPTIONS...]\n\n"
+               "The privileged helper of hub-privacyd: performs the requests it left in its state\n"
+               "directory (erase-subject, factory-reset) and writes their results. See hub-privacyd(8).\n\n"
+               "  -h --help                  Show this help\n"
+               "     --state-root=DIR        The domains' state directories are DIR/identity, ... (%s)\n"
+               "     --config-dir=DIR        Read DIR/privacy.d (%s)\n"
+               "     --credentials-dir=DIR   The master key credentials (%s/credentials)\n"
+               "     --journal-dir=DIR       Empty DIR instead of rotating and vacuuming the journal\n"
+               "     --no-systemctl          Do not stop and start hubguard.target around a factory reset\n",
+               program_invocation_short_name, STATE_DIR, CONF_DIR, STATE_DIR);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_STATE_ROOT = 0x100, ARG_CONFIG_DIR, ARG_CREDENTIALS_DIR, ARG_JOURNAL_DIR, ARG_NO_SYSTEMCTL };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "state-root", required_argument, NULL, ARG_STATE_ROOT },
+                { "config-dir", required_argument, NULL, ARG_CONFIG_DIR },
+                { "credentials-dir", required_argument, NULL, ARG_CREDENTIALS_DIR },
+                { "journal-dir", required_argument, NULL, ARG_JOURNAL_DIR },
+                { "no-systemctl", no_argument, NULL, ARG_NO_SYSTEMCTL },
+                {},
+        };
+        DeclSet decl = {};
+        struct passwd *pw;
+        int c, r;
+
+        log_setup("hub-privacy-helper");
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        return help();
+                case ARG_STATE_ROOT: arg_state_root = optarg; break;
+                case ARG_CONFIG_DIR: arg_config_dir = optarg; break;
+                case ARG_CREDENTIALS_DIR: arg_credentials_dir = optarg; break;
+                case ARG_JOURNAL_DIR: arg_journal_dir = optarg; break;
+                case ARG_NO_SYSTEMCTL: arg_systemctl = false; break;
+                default:
+                        return 2;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "%s takes no arguments.\n", program_invocation_short_name);
+                return 2;
+        }
+        if (geteuid() != 0) {
+                log_error("This helper runs as root (hub-privacy-helper.service).");
+                return 1;
+        }
+        pw = getpwnam(PRIVACY_USER);
+        if (!pw) {
+                log_error("There is no user %s.", PRIVACY_USER);
+                return 1;
+        }
+        privacy_uid = pw->pw_uid;
+        privacy_gid = pw->pw_gid;
+        if (sodium_init() < 0) {
+                log_error("libsodium failed to initialise.");
+                return 1;
+        }
+        umask(0077);
+        r = decl_load(arg_config_dir, &decl);
+        if (r < 0) {
+                log_error_errno(r, "Cannot read %s/%s: %m", arg_config_dir, DECL_DIR);
+                return 1;
+        }
+        r = process(&decl);
+        decl_set_free(&decl);
+        return r < 0 ? 1 : 0;
+}
