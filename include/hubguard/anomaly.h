@@ -19,6 +19,9 @@
  *                       learned rate, plus a fixed rule: more than rule_limit events within
  *                       rule_window seconds always scores 1 with reason "rule".
  *
+ * The first settings.warmup samples score 0 (reason "warm-up"); over the next as many, scores ramp up
+ * from 0 to their full value, as the statistics settle.
+ *
  * Timestamps are seconds (any epoch; the daily season uses t modulo 86400, so UTC epoch seconds give
  * UTC days). They may be irregular and have gaps; a timestamp before the previous one by at most
  * ANOMALY_TIME_TOLERANCE seconds is taken as equal to it, one further back is refused (-ERANGE).
@@ -39,13 +42,18 @@
 /* A timestamp this far (seconds) before the previous one is taken as equal to it; further is -ERANGE. */
 #define ANOMALY_TIME_TOLERANCE 1.0
 
+/* Inputs beyond these magnitudes are refused (-EDOM): they would overflow the statistics' squares.
+ * 1e11 s is the year 5138. */
+#define ANOMALY_VALUE_MAX 1e100
+#define ANOMALY_TIME_MAX 1e11
+
 /* The fixed upper bound of sizeof(AnomalyDetector), asserted in anomaly.c. */
 #define ANOMALY_STATE_MAX 1024
 
 /* The version of the serialized state; a blob of another version is refused with -EPROTONOSUPPORT. */
 #define ANOMALY_STATE_VERSION 1
 
-/* Bytes a serialized detector takes, header included (a constant; see anomaly_detector_serialize). */
+/* An upper bound of the bytes a serialized detector takes, header included (752 in version 1). */
 #define ANOMALY_BLOB_SIZE_MAX 1536
 
 /* Daily profile bins (24: hourly). */
@@ -130,9 +138,13 @@ typedef struct AnomalyDetector {
         double scale;                      /* robust mean absolute residual of the best predictor */
         double var_fast;                   /* fast mean squared residual (clipped) */
         double mean_fast, mean_mid, mean_slow; /* means of the deseasonalised value */
-        double ls_dev, dr_dev;             /* mean absolute (fast - mid), (mid - slow) */
+        double ls_dev;                     /* mean absolute (fast - mid) */
+        double lvl_var;                    /* mean squared (value - mid mean) */
+        double dr_dev;                     /* mean absolute (mid - slow) */
         double raw_fast, raw_slow, raw_var; /* mean and variance of the raw value */
         double seas_dev;                   /* mean absolute deviation from the daily profile */
+        double last_value;                 /* the previous sample */
+        double quantum;                    /* a low quantile of the non-zero changes: the resolution */
         float season[ANOMALY_SEASON_BINS]; /* mean of (value - raw_slow) per hour of day */
         uint16_t season_n[ANOMALY_SEASON_BINS]; /* samples per bin, saturating */
         uint32_t season_changes;           /* bin changes seen */
@@ -163,6 +175,7 @@ int anomaly_detector_init(AnomalyDetector *d, const AnomalySettings *s);
  * Feed one sample. 0 with *ret filled, or (detector unchanged):
  *   -EINVAL  value or t not finite, or a negative count for the count kind (fractional counts are
  *            fine: a rate times an interval)
+ *   -EDOM    |value| > ANOMALY_VALUE_MAX or |t| > ANOMALY_TIME_MAX
  *   -ERANGE  t before the previous timestamp by more than ANOMALY_TIME_TOLERANCE
  */
 int anomaly_detector_update(AnomalyDetector *d, double t, double value, AnomalyResult *ret);
