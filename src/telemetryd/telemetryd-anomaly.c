@@ -400,6 +400,13 @@ static int sample_full(TelemetryAnomaly *a, const char *metric, double t, double
         if (kind == ANOMALY_KIND_COUNT && value < 0)
                 return -EINVAL;
         r = anomaly_detector_update(&e->detector, t, value, &res);
+        if (r == -ERANGE && !imported) {
+                /* A clock set back (a hub without a battery-backed clock, before NTP): say it once. */
+                if (a->stale++ == 0)
+                        log_warning("Anomaly: a sample of %s is older than the detector's last one (clock set back?); "
+                                    "such samples are not scored until the clock passes it.", metric);
+                return r;
+        }
         if (r < 0)
                 return r;
         e->samples++;

@@ -92,6 +92,7 @@ typedef struct TelemetryAnomaly {
         MetricEntry *lru_head, *lru_tail;    /* device field detectors, most recently sampled first */
         unsigned n_metrics, n_fields;
         uint64_t evicted, refused, alerts;
+        uint64_t stale;                      /* live samples older than their detector's last one */
 
         AnomalyAlertRecord ring[ANOMALY_RING_MAX];
         unsigned ring_first, ring_len;

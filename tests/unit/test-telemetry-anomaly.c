@@ -97,6 +97,10 @@ static void test_bad_samples(void **state) {
         assert_int_equal(tanomaly_sample(&a, "hub/x", T0, 1, false), 0);
         /* A sample from well before the last one is refused; the detector is unchanged. */
         assert_int_equal(tanomaly_sample(&a, "hub/x", T0 - 100, 1, false), -ERANGE);
+        assert_int_equal(a.stale, 1u);
+        /* An imported one is the caller's mistake, reported to it, not a clock problem. */
+        assert_int_equal(tanomaly_sample(&a, "hub/x", T0 - 100, 1, true), -ERANGE);
+        assert_int_equal(a.stale, 1u);
         tanomaly_done(&a);
 }
 
@@ -227,6 +231,31 @@ static void test_state_corrupt(void **state) {
         assert_int_equal(tanomaly_load(&b, path), 0);
         tanomaly_done(&a);
         tanomaly_done(&b);
+}
+
+/* A detector restored while AnomalyIgnore= excludes its metric is kept, unscored, and saved again. */
+static void test_state_keeps_ignored(void **state) {
+        _cleanup_rm_rf_ char *dir = test_mkdtemp("anomaly");
+        _cleanup_free_ char *path = path_join(dir, "anomaly.state");
+        TelemetryAnomaly a, b, c;
+
+        setup_anomaly(&a, 8, NULL);
+        for (int i = 0; i < 30; i++) {
+                assert_true(tanomaly_sample(&a, "hub/cpu_percent", T0 + 60.0 * i, 5, false) >= 0);
+                assert_true(tanomaly_sample(&a, "hub/tasks", T0 + 60.0 * i, 90, false) >= 0);
+        }
+        assert_int_equal(tanomaly_save(&a, path), 0);
+        setup_anomaly(&b, 8, "hub/cpu_*");
+        assert_int_equal(tanomaly_load(&b, path), 2);
+        /* Not scored: the sample changes nothing. */
+        assert_int_equal(tanomaly_sample(&b, "hub/cpu_percent", T0 + 60.0 * 30, 100, false), 0);
+        assert_int_equal(tanomaly_save(&b, path), 0);
+        setup_anomaly(&c, 8, NULL);
+        assert_int_equal(tanomaly_load(&c, path), 2);
+        assert_true(tanomaly_has_metric(&c, "hub/cpu_percent"));
+        tanomaly_done(&a);
+        tanomaly_done(&b);
+        tanomaly_done(&c);
 }
 
 /* The ring keeps the last ANOMALY_RING_MAX alerts, oldest first. */
@@ -380,6 +409,7 @@ int main(void) {
                 cmocka_unit_test(test_metric_kinds),     cmocka_unit_test(test_ignore_patterns),
                 cmocka_unit_test(test_bad_samples),      cmocka_unit_test(test_device_field_cap),
                 cmocka_unit_test(test_state_round_trip), cmocka_unit_test(test_state_corrupt),
+                cmocka_unit_test(test_state_keeps_ignored),
                 cmocka_unit_test(test_alert_ring),       cmocka_unit_test(test_alert_json),
                 cmocka_unit_test(test_socket_scan),      cmocka_unit_test(test_hub_metrics),
         };
