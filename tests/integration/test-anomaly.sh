@@ -242,8 +242,8 @@ it_ok "... and the log has each alert" grep -q "Anomaly in security/failed_login
 # ---- the CPU burner, scored alone
 printf '[telemetry]\nMetricsIntervalSec=1\nAnomalyHoldSec=2\nAnomalyAlertsPerHour=1000\n' >"$dropin"
 printf 'AnomalyIgnore=security/* device/* %s hub/net/%s/*\n' "$(noisy_metrics)" "$veth" >>"$dropin"
+t_restart=$(now_usec)
 restart_telemetry
-sleep 2
 busy() { # the machine's busy share over 3 s, in percent
         local a b
         read -r _ u1 n1 s1 i1 w1 q1 sq1 st1 _ </proc/stat
@@ -254,20 +254,24 @@ busy() { # the machine's busy share over 3 s, in percent
         echo $((b > 0 ? 100 * a / b : 100))
 }
 before=$(busy)
-t=$(now_usec)
+sleep 2
+pre=$(alerts_since "$t_restart" hub/cpu_percent | wc -l)
 burners=()
-for i in $(seq "$(nproc)"); do
-        sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
-        burners+=($!)
-done
-if ((before > 60)); then
+if ((before > 60 || pre > 0)); then
+        # Other work on this shared machine already pins the CPU, or already makes hub/cpu_percent an
+        # anomaly against the learned week: a burner would change nothing the hub could see.
         IT_N=$((IT_N + 1))
-        echo "ok $IT_N - a CPU burner raises an alert on hub/cpu_percent # SKIP the machine was already ${before}% busy"
+        echo "ok $IT_N - a CPU burner raises an alert on hub/cpu_percent # SKIP the machine was already ${before}% busy ($pre alerts before the burner)"
 else
+        t=$(now_usec)
+        for i in $(seq "$(nproc)"); do
+                sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
+                burners+=($!)
+        done
         it_ok "a CPU burner on every core raises an alert on hub/cpu_percent within 20 s (machine was ${before}% busy)" \
                 wait_alert 20 "$t" hub/cpu_percent
 fi
-kill -KILL "${burners[@]}" 2>/dev/null
+((${#burners[@]} > 0)) && kill -KILL "${burners[@]}" 2>/dev/null
 kill "$sender" 2>/dev/null
 wait "${burners[@]}" "$sender" 2>/dev/null
 
