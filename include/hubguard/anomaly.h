@@ -43,9 +43,10 @@
 #define ANOMALY_TIME_TOLERANCE 1.0
 
 /* Inputs beyond these magnitudes are refused (-EDOM): they would overflow the statistics' squares.
- * 1e11 s is the year 5138. */
+ * 1e13 s is past the year 300000: room for epoch milliseconds too (read as seconds, they still
+ * score, only the daily profile is then meaningless). */
 #define ANOMALY_VALUE_MAX 1e100
-#define ANOMALY_TIME_MAX 1e11
+#define ANOMALY_TIME_MAX 1e13
 
 /* The fixed upper bound of sizeof(AnomalyDetector), asserted in anomaly.c. */
 #define ANOMALY_STATE_MAX 1024
@@ -192,7 +193,8 @@ int anomaly_detector_serialize(const AnomalyDetector *d, uint8_t *buf, size_t si
  * one. On error *d is untouched and the code says why:
  *   -EBADMSG          not a detector blob (bad magic), truncated, trailing bytes, or checksum mismatch
  *   -EPROTONOSUPPORT  a blob of another ANOMALY_STATE_VERSION
- *   -EINVAL           the blob's settings or state values are invalid
+ *   -EINVAL           the blob's settings or state values are invalid (out of range, not finite,
+ *                     or of a magnitude no valid input produces)
  */
 int anomaly_detector_deserialize(AnomalyDetector *d, const uint8_t *buf, size_t size);
 

@@ -174,7 +174,7 @@ static int process_line(ScoreCsv *csv, AnomalyDetector *d, Output *o, const char
         }
         if (r == -EDOM)
                 return data_error(o, csv->line,
-                                  fabs(row.t) > ANOMALY_TIME_MAX ? "timestamp out of range (beyond the year 5138)"
+                                  fabs(row.t) > ANOMALY_TIME_MAX ? "timestamp out of range (|t| > 1e13 s)"
                                                                  : "value out of range (|value| > 1e100)");
         if (r == -EINVAL)
                 return data_error(o, csv->line,

@@ -307,6 +307,15 @@ static void trim(const char **s, size_t *len) {
                 (*len)--;
 }
 
+/* A field may be in double quotes (as some CSV writers quote every field); no quote inside. */
+static bool unquote(const char **s, size_t *len) {
+        if (*len >= 2 && (*s)[0] == '"' && (*s)[*len - 1] == '"') {
+                (*s)++;
+                *len -= 2;
+        }
+        return !memchr(*s, '"', *len);
+}
+
 static int fail(ScoreCsv *c, const char *what, const char **ret_error, unsigned long *ret_line) {
         *ret_error = what;
         *ret_line = c->line;
@@ -315,8 +324,8 @@ static int fail(ScoreCsv *c, const char *what, const char **ret_error, unsigned 
 
 int score_csv_feed(ScoreCsv *c, const char *line, size_t len, ScoreCsvRow *ret, const char **ret_error,
                    unsigned long *ret_line) {
-        const char *comma, *ts, *val;
-        size_t ts_len, val_len;
+        const char *comma, *ts, *val, *row_ts;
+        size_t ts_len, val_len, row_ts_len;
         double t, v;
         int r;
 
@@ -370,6 +379,10 @@ int score_csv_feed(ScoreCsv *c, const char *line, size_t len, ScoreCsvRow *ret, 
         trim(&ts, &ts_len);
         trim(&val, &val_len);
 
+        row_ts = ts;
+        row_ts_len = ts_len;
+        if (!unquote(&ts, &ts_len) || !unquote(&val, &val_len))
+                return fail(c, "stray double quote", ret_error, ret_line);
         r = score_csv_parse_time(ts, ts_len, &t, ret_error);
         if (r < 0)
                 return fail(c, *ret_error, ret_error, ret_line);
@@ -380,8 +393,8 @@ int score_csv_feed(ScoreCsv *c, const char *line, size_t len, ScoreCsvRow *ret, 
                 return fail(c, *ret_error, ret_error, ret_line);
 
         *ret = (ScoreCsvRow) {
-                .timestamp = ts,
-                .timestamp_len = ts_len,
+                .timestamp = row_ts,
+                .timestamp_len = row_ts_len,
                 .t = t,
                 .value = v,
         };

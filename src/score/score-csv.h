@@ -8,8 +8,9 @@
  *              YYYY-MM-DD, 'T' or one space, hh:mm[:ss[.fraction]], then optionally 'Z' or an offset
  *              +hh:mm / -hh:mm / +hhmm / +hh (no zone: UTC)
  *   value      a decimal number, [+-]digits[.digits][(e|E)[+-]digits], finite
- * Spaces and tabs around a field are ignored; a CR before the LF is dropped; empty lines are fine at
- * the end of the input only; a line is at most SCORE_CSV_LINE_MAX bytes.
+ * Spaces and tabs around a field are ignored, and so is one pair of double quotes around it (a field
+ * holds no quote and no comma); a CR before the LF is dropped; empty lines are fine at the end of the
+ * input only; a line is at most SCORE_CSV_LINE_MAX bytes.
  *
  * Hand-written instead of sscanf/strptime: these run at several million rows per second, are
  * locale-independent, and say exactly what is wrong with a row. Numbers are correctly rounded
@@ -27,7 +28,7 @@ int score_csv_parse_number(const char *s, size_t len, double *ret, const char **
 int score_csv_parse_time(const char *s, size_t len, double *ret, const char **ret_error);
 
 typedef struct ScoreCsvRow {
-        const char *timestamp;  /* the timestamp field as given (trimmed), not NUL-terminated */
+        const char *timestamp;  /* the timestamp field as given (trimmed, quotes kept), not NUL-terminated */
         size_t timestamp_len;
         double t;               /* epoch seconds */
         double value;

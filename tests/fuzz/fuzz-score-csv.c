@@ -26,6 +26,13 @@ static void trim(const char **s, size_t *len) {
                 (*len)--;
 }
 
+static void unquote(const char **s, size_t *len) {
+        if (*len >= 2 && (*s)[0] == '"' && (*s)[*len - 1] == '"') {
+                (*s)++;
+                *len -= 2;
+        }
+}
+
 static double ref_strtod(const char *s, size_t len) {
         char buf[SCORE_CSV_LINE_MAX + 1];
 
@@ -92,9 +99,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         if (val_len > 0 && val[val_len - 1] == '\r')
                                 val_len--;
                         trim(&val, &val_len);
+                        unquote(&val, &val_len);
                         check_same(row.value, ref_strtod(val, val_len));
-                        if (row.timestamp_len < 5 || row.timestamp[4] != '-')
-                                check_same(row.t, ref_strtod(row.timestamp, row.timestamp_len));
+                        {
+                                const char *ts = row.timestamp;
+                                size_t ts_len = row.timestamp_len;
+
+                                unquote(&ts, &ts_len);
+                                if (ts_len < 5 || ts[4] != '-')
+                                        check_same(row.t, ref_strtod(ts, ts_len));
+                        }
 
                         r = anomaly_detector_update(&d, row.t, row.value, &res);
                         fuzz_check(r == 0 || r == -ERANGE || r == -EDOM || r == -EINVAL);

@@ -276,6 +276,24 @@ static void test_gap(void **state) {
         }
 }
 
+/* The typical interval: from the first positive step (duplicates first), then a running median. */
+static void test_interval(void **state) {
+        AnomalyDetector d;
+        AnomalyResult r;
+
+        detector_default(&d, ANOMALY_KIND_VALUE);
+        assert_int_equal(anomaly_detector_update(&d, 1000.0, 1.0, &r), 0);
+        assert_int_equal(anomaly_detector_update(&d, 1000.0, 1.0, &r), 0);
+        assert_int_equal(anomaly_detector_update(&d, 1001.0, 1.0, &r), 0);
+        assert_true(d.interval == 1.0);
+        /* A new cadence is adopted after a while, not at the first odd step. */
+        assert_int_equal(anomaly_detector_update(&d, 1011.0, 1.0, &r), 0);
+        assert_true(d.interval == 1.0);
+        for (int i = 1; i <= 300; i++)
+                assert_int_equal(anomaly_detector_update(&d, 1011.0 + 10.0 * i, 1.0, &r), 0);
+        assert_true(d.interval > 7.0 && d.interval < 14.0);
+}
+
 static void test_time_order(void **state) {
         uint8_t before[ANOMALY_BLOB_SIZE_MAX], after[ANOMALY_BLOB_SIZE_MAX];
         AnomalyDetector d;
@@ -293,7 +311,7 @@ static void test_time_order(void **state) {
         assert_int_equal(anomaly_detector_update(&d, 300.0, INFINITY, &r), -EINVAL);
         assert_int_equal(anomaly_detector_update(&d, NAN, 1.0, &r), -EINVAL);
         assert_int_equal(anomaly_detector_update(&d, 300.0, 1e101, &r), -EDOM);
-        assert_int_equal(anomaly_detector_update(&d, 1e12, 1.0, &r), -EDOM);
+        assert_int_equal(anomaly_detector_update(&d, 1e14, 1.0, &r), -EDOM);
         assert_int_equal(anomaly_detector_serialize(&d, after, sizeof(after)), n);
         assert_memory_equal(before, after, (size_t) n);
         /* Within the tolerance: taken as the same time. */
@@ -373,6 +391,19 @@ static void test_blob_errors(void **state) {
                 memcpy(bad, blob, (size_t) n);
                 bad[i] ^= 0x10;
                 assert_int_equal(anomaly_detector_deserialize(&e, bad, (size_t) n), -EBADMSG);
+        }
+        /* A well-formed blob (right checksum) with an absurd value: refused as invalid. */
+        {
+                AnomalyDetector w = d;
+                uint8_t odd[ANOMALY_BLOB_SIZE_MAX];
+
+                w.scale = 1e300;
+                assert_int_equal(anomaly_detector_serialize(&w, odd, sizeof(odd)), n);
+                assert_int_equal(anomaly_detector_deserialize(&e, odd, (size_t) n), -EINVAL);
+                w = d;
+                w.settings.warmup = 0;
+                assert_int_equal(anomaly_detector_serialize(&w, odd, sizeof(odd)), n);
+                assert_int_equal(anomaly_detector_deserialize(&e, odd, (size_t) n), -EINVAL);
         }
         /* e is untouched by all of that. */
         {
@@ -571,6 +602,7 @@ int main(void) {
                 cmocka_unit_test(test_warmup),
                 cmocka_unit_test(test_count_rule),
                 cmocka_unit_test(test_gap),
+                cmocka_unit_test(test_interval),
                 cmocka_unit_test(test_time_order),
                 cmocka_unit_test(test_save_restore),
                 cmocka_unit_test(test_blob_errors),

@@ -126,6 +126,10 @@ static void test_format(void **state) {
         assert_int_equal(r.status, 0);
         assert_string_equal(r.out, "timestamp,anomaly_score\n5,0.000000\n6,0.000000\n");
         run_free(&r);
+        r = RUN("\"timestamp\",\"value\"\n\"5\",\"1\"\n");
+        assert_int_equal(r.status, 0);
+        assert_string_equal(r.out, "timestamp,anomaly_score\n\"5\",0.000000\n");
+        run_free(&r);
         r = RUN("timestamp,value\n5,1");
         assert_int_equal(r.status, 0);
         assert_string_equal(r.out, "timestamp,anomaly_score\n5,0.000000\n");
@@ -186,6 +190,8 @@ static void test_malformed(void **state) {
         expect_bad("t,v\n1,1\n2,-inf\n", hdr, "hubguard-score: line 3: number is not finite (NaN or infinity)\n", NULL);
         expect_bad("t,v\n1,1\n2,1e999\n", hdr, "hubguard-score: line 3: number out of range\n", NULL);
         expect_bad("t,v\n1,1\n2,1e101\n", hdr, "hubguard-score: line 3: value out of range (|value| > 1e100)\n", NULL);
+        expect_bad("t,v\n1,1\n20000000000000,1\n", hdr, "hubguard-score: line 3: timestamp out of range (|t| > 1e13 s)\n",
+                   NULL);
         expect_bad("t,v\n1,1\n2\n", hdr, "hubguard-score: line 3: missing field (expected timestamp,value)\n", NULL);
         expect_bad("t,v\n1,1\n2,\n", hdr, "hubguard-score: line 3: missing value\n", NULL);
         expect_bad("t,v\n1,1\n2,1,3\n", hdr, "hubguard-score: line 3: extra field (expected timestamp,value)\n", NULL);

@@ -199,6 +199,11 @@ static void test_rows(void **state) {
         assert_int_equal(rows[2].timestamp_len, 20);
         assert_memory_equal(rows[2].timestamp, "2024-01-01T00:00:00Z", 20);
         assert_true(rows[2].t == 1704067200.0);
+        /* Quoted fields: the quotes are kept in the echoed timestamp. */
+        assert_int_equal(feed_text("\"timestamp\",\"value\"\n\"2024-01-01 00:00:00\",\"4.5\"\n", &err, rows, 8), 1);
+        assert_int_equal(rows[0].timestamp_len, 21);
+        assert_memory_equal(rows[0].timestamp, "\"2024-01-01 00:00:00\"", 21);
+        assert_true(rows[0].t == 1704067200.0 && rows[0].value == 4.5);
         /* A header only, any names; no final LF. */
         assert_int_equal(feed_text("time,cpu\r\n", &err, rows, 8), 0);
         assert_int_equal(feed_text("t,v\n5,6", &err, rows, 8), 1);
@@ -212,6 +217,9 @@ static void test_rows(void **state) {
         expect_error("t,v\n1,\n", 2, "missing value");
         expect_error("t,v\n,1\n", 2, "empty timestamp");
         expect_error("t,v\n1,abc\n", 2, "bad number");
+        expect_error("t,v\n1,\"2\n", 2, "stray double quote");
+        expect_error("t,v\n\"1\"\"\",2\n", 2, "stray double quote");
+        expect_error("t,v\n1,\"\"\n", 2, "missing value");
         expect_error("t,v\n1,NaN\n", 2, "number is not finite (NaN or infinity)");
         expect_error("t,v\n1,-inf\n", 2, "number is not finite (NaN or infinity)");
         expect_error("t,v\n2024-02-30T00:00:00Z,1\n", 2, "bad date (no such day)");
