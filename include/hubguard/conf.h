@@ -97,6 +97,7 @@ typedef struct HubConfig {
                 unsigned anomaly_device_fields_max; /* (device, field) detectors tracked at most */
                 unsigned anomaly_save_interval_sec; /* detector state saved this often (and at stop) */
                 char *anomaly_ignore;              /* NULL, or white-space separated fnmatch() patterns */
+                char *anomaly_daily_profile;       /* metrics that learn a daily profile: patterns, or NULL */
         } telemetry;
         /* Per-domain settings. log_level < 0 means "as [general]". */
         struct {
@@ -120,7 +121,7 @@ int config_init_defaults(HubConfig *c);
 /* Validators of config values that the daemons also apply to their input. */
 bool topic_prefix_is_valid(const char *s);
 bool device_topic_pattern_is_valid(const char *s);
-/* AnomalyIgnore=: 1-CONF_ANOMALY_IGNORE_MAX patterns of 1-128 printable ASCII characters, split at spaces. */
+/* AnomalyIgnore=, AnomalyDailyProfile=: 1-CONF_ANOMALY_IGNORE_MAX patterns of 1-128 printable ASCII characters, split at spaces. */
 #define CONF_ANOMALY_IGNORE_MAX 64
 bool anomaly_ignore_is_valid(const char *s);
 /* Free what c holds (it can be config_init()ed again). */

@@ -203,6 +203,7 @@ static const ConfKey conf_keys[] = {
         TELEMETRY_UNSIGNED("AnomalyDeviceFieldsMax", anomaly_device_fields_max, 1, 65536),
         TELEMETRY_UNSIGNED("AnomalySaveIntervalSec", anomaly_save_interval_sec, 10, 86400),
         TELEMETRY_STRING("AnomalyIgnore", anomaly_ignore, anomaly_ignore_is_valid, HINT_ANOMALY_IGNORE),
+        TELEMETRY_STRING("AnomalyDailyProfile", anomaly_daily_profile, anomaly_ignore_is_valid, HINT_ANOMALY_IGNORE),
         DOMAIN_KEYS(HUB_DOMAIN_PRIVACY, "privacy"),
 };
 
@@ -269,6 +270,7 @@ int config_init_defaults(HubConfig *c) {
                 { offsetof(HubConfig, telemetry.device_topic_pattern), "devices/+/telemetry" },
                 { offsetof(HubConfig, telemetry.cloud_tls_min_version), "tls1.2" },
                 { offsetof(HubConfig, telemetry.cloud_topic_prefix), "hubguard" },
+                { offsetof(HubConfig, telemetry.anomaly_daily_profile), "device/*/data/* hub/temperature/*" },
         };
 
         config_init(c);

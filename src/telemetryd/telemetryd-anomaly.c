@@ -106,11 +106,15 @@ bool tanomaly_metric_kind(const char *metric, AnomalyKind *ret_kind) {
         return false;
 }
 
-bool tanomaly_ignored(const TelemetryAnomaly *a, const char *metric) {
-        for (char **p = a->ignore; p && *p; p++)
+static bool patterns_match(char *const *l, const char *metric) {
+        for (char *const *p = l; p && *p; p++)
                 if (fnmatch(*p, metric, 0) == 0)
                         return true;
         return false;
+}
+
+bool tanomaly_ignored(const TelemetryAnomaly *a, const char *metric) {
+        return patterns_match(a->ignore, metric);
 }
 
 /* ---- set-up ---- */
@@ -180,6 +184,11 @@ int tanomaly_init(TelemetryAnomaly *a, const HubConfig *c, AnomalyAlertFn cb, vo
                 if (r < 0)
                         return r;
         }
+        if (t->anomaly_daily_profile) {
+                r = split_patterns(t->anomaly_daily_profile, &a->daily);
+                if (r < 0)
+                        return r;
+        }
         r = socket_set_init(&a->listening);
         if (r >= 0)
                 r = socket_set_init(&a->destinations);
@@ -225,6 +234,7 @@ static void clear_metrics(TelemetryAnomaly *a) {
 void tanomaly_done(TelemetryAnomaly *a) {
         clear_metrics(a);
         a->ignore = strv_free(a->ignore);
+        a->daily = strv_free(a->daily);
         free(a->listening.keys);
         free(a->listening.used);
         free(a->destinations.keys);
@@ -249,6 +259,12 @@ bool tanomaly_has_metric(TelemetryAnomaly *a, const char *metric) {
         return find_metric(a, metric);
 }
 
+const AnomalyDetector *tanomaly_detector(TelemetryAnomaly *a, const char *metric) {
+        MetricEntry *e = find_metric(a, metric);
+
+        return e ? &e->detector : NULL;
+}
+
 static void remove_metric(TelemetryAnomaly *a, MetricEntry *e) {
         MetricEntry **p = &a->buckets[bucket_of(e->name)];
 
@@ -267,8 +283,14 @@ static void remove_metric(TelemetryAnomaly *a, MetricEntry *e) {
 
 static void settings_for(const TelemetryAnomaly *a, const char *name, AnomalyKind kind, AnomalySettings *s) {
         *s = kind == ANOMALY_KIND_COUNT ? a->count_settings : a->value_settings;
-        if (kind != ANOMALY_KIND_COUNT)
+        if (kind != ANOMALY_KIND_COUNT) {
+                /*
+                 * A daily profile only where asked for: one learns whatever recurs at an hour, so an
+                 * incident (or an attacker who comes back at the same hour) becomes that hour's normal.
+                 */
+                s->season = patterns_match(a->daily, name) ? ANOMALY_SEASON_AUTO : ANOMALY_SEASON_NONE;
                 return;
+        }
         /* Fixed rules are ours to set per metric; the library's generic default applies to none. */
         s->rule_limit = 0;
         if (streq(name, METRIC_FAILED_LOGINS)) {

@@ -87,6 +87,7 @@ typedef struct TelemetryAnomaly {
         unsigned login_burst, login_window_sec, destinations_per_hour;
         unsigned fields_max;
         char **ignore;                       /* fnmatch() patterns, NULL-terminated, or NULL */
+        char **daily;                        /* metrics whose detectors learn a daily profile (patterns) */
 
         MetricEntry *buckets[ANOMALY_BUCKETS];
         MetricEntry *lru_head, *lru_tail;    /* device field detectors, most recently sampled first */
@@ -163,5 +164,6 @@ int tanomaly_load(TelemetryAnomaly *a, const char *path);
 int tanomaly_serialize(TelemetryAnomaly *a, uint8_t **ret, size_t *ret_size);
 int tanomaly_deserialize(TelemetryAnomaly *a, const uint8_t *buf, size_t size);
 
-/* Is this metric (device field) tracked now? For tests. */
+/* Is this metric (device field) tracked now? Its detector, or NULL. For tests. */
 bool tanomaly_has_metric(TelemetryAnomaly *a, const char *metric);
+const AnomalyDetector *tanomaly_detector(TelemetryAnomaly *a, const char *metric);

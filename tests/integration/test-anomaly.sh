@@ -19,12 +19,15 @@
 # skipped, saying so, when the machine is already too busy for a burner to make a difference.
 . "$(dirname "$0")/lib.sh"
 
+STACK_METRICS_INTERVAL=3600
+it_setup
+
 n=$((RANDOM % 200 + 20))
 veth=hgan$n
 peer=hgbn$n
 net=10.254.$n
 cleanup_veth() { ip link del "$veth" 2>/dev/null; }
-# Made before the stack, so that the first socket and interface readings already know it.
+trap 'rc=$?; cleanup_veth; (exit "$rc"); it_teardown' EXIT
 ip link add "$veth" type veth peer name "$peer" || { echo "Bail out! cannot make a veth pair"; exit 1; }
 for i in "$veth" "$peer"; do
         sysctl -qw "net.ipv6.conf.$i.disable_ipv6=1"
@@ -33,10 +36,6 @@ done
 ip addr add "$net.1/30" dev "$veth"
 # A neighbour that never answers: what is sent to it is counted as sent by $veth, and goes nowhere.
 ip neigh replace "$net.2" lladdr 02:00:00:00:00:01 dev "$veth" nud permanent
-
-STACK_METRICS_INTERVAL=3600
-it_setup
-trap 'rc=$?; cleanup_veth; (exit $rc); it_teardown' EXIT
 
 dropin=$HUBGUARD_CONFIG_DIR/hubguard.conf.d/60-anomaly-test.conf
 device=(-h "$HUBGUARD_DEVICE_BROKER_HOST" -p "$HUBGUARD_DEVICE_BROKER_PORT" -u "$HUBGUARD_DEVICE_BROKER_USER"
@@ -150,7 +149,7 @@ it_is "ScoredMetrics counts the metrics" 17 "$(prop ScoredMetrics)"
 
 anomalies >"$STACK_DIR/week-alerts.json"
 week_alerts=$(jq -c '.alerts[] | select(.imported)' "$STACK_DIR/week-alerts.json")
-while read -r metric from to; do
+while read -r metric from _; do
         hit=$(jq -c --arg m "$metric" --argjson a "$from" --argjson b "$((from + 900 * 1000000))" \
                 'select(.metric == $m and .time_usec >= $a and .time_usec <= $b)' <<<"$week_alerts" | head -1)
         it_ok "the week's incident in $metric raised an alert within 15 simulated minutes" test -n "$hit"
@@ -188,7 +187,7 @@ sleep 1
 t=$(now_usec)
 for i in 1 2 3 4 5 6 7; do
         bus call org.hubguard.identity1 /org/hubguard/identity1 org.hubguard.identity1.Manager \
-                VerifyPassword ssa{sv} admin "guess-$i" 0 >/dev/null 2>&1
+                VerifyPassword 'ssa{sv}' admin "guess-$i" 0 >/dev/null 2>&1
         sleep 1.05
 done
 it_ok "a password-guessing burst raises a failed-logins alert within 10 s" \

@@ -844,7 +844,8 @@ static void test_dump_defaults(void **state) {
                                "AnomalyThresholdPercent=70\nAnomalyWarmupSamples=100\nAnomalyHoldSec=900\n"
                                "AnomalyAlertsPerHour=5\nAnomalyFailedLoginBurst=10\nAnomalyFailedLoginWindowSec=60\n"
                                "AnomalyNewDestinationsPerHour=20\nAnomalyDeviceFieldsMax=256\n"
-                               "AnomalySaveIntervalSec=300\nAnomalyIgnore=\n\n"
+                               "AnomalySaveIntervalSec=300\nAnomalyIgnore=\n"
+                               "AnomalyDailyProfile=device/*/data/* hub/temperature/*\n\n"
                                "[privacy]\nLogLevel=inherit\n");
 }
 

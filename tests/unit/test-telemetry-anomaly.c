@@ -87,6 +87,22 @@ static void test_ignore_patterns(void **state) {
         tanomaly_done(&a);
 }
 
+/* Only AnomalyDailyProfile= metrics learn a daily profile (default: device readings, temperatures). */
+static void test_daily_profile(void **state) {
+        TelemetryAnomaly a;
+
+        setup_anomaly(&a, 16, NULL);
+        assert_int_equal(tanomaly_sample(&a, "hub/cpu_percent", T0, 4, false), 0);
+        assert_int_equal(tanomaly_sample(&a, "hub/temperature/0", T0, 40, false), 0);
+        assert_int_equal(tanomaly_sample(&a, "device/d1/data/temp", T0, 20, false), 0);
+        assert_int_equal(tanomaly_sample(&a, "device/d1/messages", T0, 1, false), 0);
+        assert_int_equal(tanomaly_detector(&a, "hub/cpu_percent")->settings.season, ANOMALY_SEASON_NONE);
+        assert_int_equal(tanomaly_detector(&a, "hub/temperature/0")->settings.season, ANOMALY_SEASON_AUTO);
+        assert_int_equal(tanomaly_detector(&a, "device/d1/data/temp")->settings.season, ANOMALY_SEASON_AUTO);
+        assert_null(tanomaly_detector(&a, "device/d2/data/temp"));
+        tanomaly_done(&a);
+}
+
 static void test_bad_samples(void **state) {
         TelemetryAnomaly a;
 
@@ -407,6 +423,7 @@ static void test_hub_metrics(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_metric_kinds),     cmocka_unit_test(test_ignore_patterns),
+                cmocka_unit_test(test_daily_profile),
                 cmocka_unit_test(test_bad_samples),      cmocka_unit_test(test_device_field_cap),
                 cmocka_unit_test(test_state_round_trip), cmocka_unit_test(test_state_corrupt),
                 cmocka_unit_test(test_state_keeps_ignored),
