@@ -238,6 +238,17 @@ it_match "... the event's shape" '^\{"event":"anomaly","metric":"security/failed
         "$(grep -m1 '"metric":"security/failed_logins"' "$events")"
 it_ok "... and the log has each alert" grep -q "Anomaly in security/failed_logins: score 1.00 (rule)" "$HUBGUARD_LOG_DIR/hub-telemetryd.log"
 
+# ---- hubctl telemetry anomalies: who may read it, and its text form
+out=$(hubctl_as "$IT_ADMIN" telemetry anomalies)
+it_match "a hubadmin member lists the alerts, with their reasons" \
+        "security/failed_logins +1\.00 +rule +more than 5 failed logins within 60 s" "$out"
+it_match "... and the number of metrics scored" "alerts?; [0-9]+ metrics scored\.$" "$out"
+out=$(hubctl_as "$IT_STRANGER" telemetry anomalies 2>&1)
+it_is "a stranger may not (exit 1)" 1 $?
+it_match "... and is told why" "permission denied" "$out"
+"$HUBCTL" telemetry bogus >/dev/null 2>&1
+it_is "an unknown sub-command is a usage error (exit 2)" 2 $?
+
 # ---- the CPU burner, scored alone
 printf '[telemetry]\nMetricsIntervalSec=1\nAnomalyHoldSec=2\nAnomalyAlertsPerHour=1000\n' >"$dropin"
 printf 'AnomalyIgnore=security/* device/* %s hub/net/%s/*\n' "$(noisy_metrics)" "$veth" >>"$dropin"
@@ -274,4 +285,13 @@ fi
 kill "$sender" 2>/dev/null
 wait "${burners[@]}" "$sender" 2>/dev/null
 
-it_ok "hub-telemetryd is still up" kill -0 "${STACK_PID[telemetry]}"
+# ---- a corrupt state file is discarded with a log line; the daemon starts and learns anew
+stack_stop telemetry
+state=$HUBGUARD_STATE_DIR/telemetry/anomaly.state
+it_ok "the state was saved at stop" test -s "$state"
+truncate -s -100 "$state"
+stack_daemon telemetry
+it_ok "with a truncated state file hub-telemetryd still starts" kill -0 "${STACK_PID[telemetry]}"
+it_match "... says the state was discarded" "anomaly.state is unusable \(corrupt or truncated\); discarded" \
+        "$(cat "$HUBGUARD_LOG_DIR/hub-telemetryd.log")"
+it_is "... and starts with no detectors" 0 "$(prop ScoredMetrics)"
