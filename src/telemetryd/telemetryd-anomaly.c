@@ -407,7 +407,8 @@ static int sample_full(TelemetryAnomaly *a, const char *metric, double t, double
         bool rule;
         int r;
 
-        if (!tanomaly_metric_kind(metric, &kind) || !isfinite(t) || t < 0 || !isfinite(value))
+        if (!tanomaly_metric_kind(metric, &kind) || !isfinite(t) || t < 0 || !isfinite(value) ||
+            (kind == ANOMALY_KIND_COUNT && value < 0))
                 return -EINVAL;
         if (tanomaly_ignored(a, metric))
                 return 0;
@@ -419,8 +420,6 @@ static int sample_full(TelemetryAnomaly *a, const char *metric, double t, double
                         return r;
                 }
         }
-        if (kind == ANOMALY_KIND_COUNT && value < 0)
-                return -EINVAL;
         r = anomaly_detector_update(&e->detector, t, value, &res);
         if (r == -ERANGE && !imported) {
                 /* A clock set back (a hub without a battery-backed clock, before NTP): say it once. */

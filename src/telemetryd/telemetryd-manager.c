@@ -493,10 +493,16 @@ static void on_anomaly_alert(void *userdata, const AnomalyAlertRecord *a) {
         json_t *body;
         int r;
 
-        body = tanomaly_alert_json(a);
-        if (body)
-                (void) telemetry_enqueue(m, OUTBOX_PRIORITY_SECURITY, "security/anomaly", body);
-        json_decref(body);
+        /*
+         * An imported sample's alert is about history, not about this hub now: it is not queued, so
+         * that a bulk import can never push real security events out of the outbox.
+         */
+        if (!a->imported) {
+                body = tanomaly_alert_json(a);
+                if (body)
+                        (void) telemetry_enqueue(m, OUTBOX_PRIORITY_SECURITY, "security/anomaly", body);
+                json_decref(body);
+        }
         (void) snprintf(f1, sizeof f1, "HUBGUARD_METRIC=%s", a->metric);
         (void) snprintf(f2, sizeof f2, "HUBGUARD_SCORE=%.3f", a->score);
         (void) snprintf(f3, sizeof f3, "HUBGUARD_REASON=%s", a->reason);

@@ -68,6 +68,12 @@ noisy_metrics() {
         done
 }
 
+# What reaches the cloud, from the start: imported samples' alerts must not.
+cloud=(-h "$HUBGUARD_CLOUD_BROKER_HOST" -p "$HUBGUARD_CLOUD_BROKER_PORT" --cafile "$HUBGUARD_CLOUD_CAFILE"
+        --cert "$HUBGUARD_CLOUD_OBSERVER_CERT" --key "$HUBGUARD_CLOUD_OBSERVER_KEY" -V mqttv5)
+events=$STACK_DIR/cloud-anomalies.txt
+mosquitto_sub "${cloud[@]}" -t "hubguard/+/security/anomaly" -q 1 >"$events" 2>/dev/null &
+
 # ---- the steady background sender on the veth, and its rate
 python3 -c '
 import socket, sys, time
@@ -175,10 +181,6 @@ it_match "... and the log says how many" "Anomaly detectors: 1[0-9] restored" "$
 sleep 3
 
 # ---- (b) live incidents against the warmed daemon
-cloud=(-h "$HUBGUARD_CLOUD_BROKER_HOST" -p "$HUBGUARD_CLOUD_BROKER_PORT" --cafile "$HUBGUARD_CLOUD_CAFILE"
-        --cert "$HUBGUARD_CLOUD_OBSERVER_CERT" --key "$HUBGUARD_CLOUD_OBSERVER_KEY" -V mqttv5)
-events=$STACK_DIR/cloud-anomalies.txt
-mosquitto_sub "${cloud[@]}" -t "hubguard/+/security/anomaly" -q 1 >"$events" 2>/dev/null &
 signals=$STACK_DIR/signals.txt
 busctl --address="$DBUS_SYSTEM_BUS_ADDRESS" monitor --match \
         "type='signal',interface='org.hubguard.telemetry1.Manager',member='AnomalyDetected'" >"$signals" 2>/dev/null &
@@ -236,6 +238,7 @@ for m in security/failed_logins device/sensor-2/messages security/new_listening_
 done
 it_match "... the event's shape" '^\{"event":"anomaly","metric":"security/failed_logins","score":1(\.0)?,"value":[0-9.]+,"reason":"rule","detail":"more than 5 failed logins within 60 s","time_ms":[0-9]+,"imported":false\}$' \
         "$(grep -m1 '"metric":"security/failed_logins"' "$events")"
+it_ok "no alert of an imported sample went to the cloud" bash -c "! grep -q '\"imported\":true' '$events'"
 it_ok "... and the log has each alert" grep -q "Anomaly in security/failed_logins: score 1.00 (rule)" "$HUBGUARD_LOG_DIR/hub-telemetryd.log"
 
 # ---- hubctl telemetry anomalies: who may read it, and its text form
