@@ -855,6 +855,11 @@ bad:
         return -EBADMSG;
 }
 
+/*
+ * Its own file, written whole and atomically, not a table of telemetry.db: a few hundred KiB
+ * rewritten at intervals do not belong in the outbox's group commits, and a rebuilt outbox must not
+ * take the learning with it.
+ */
 int tanomaly_save(TelemetryAnomaly *a, const char *path) {
         _cleanup_free_ uint8_t *data = NULL;
         size_t len;

@@ -127,22 +127,28 @@ static int method_list_anomalies(sd_bus_message *msg, void *userdata, sd_bus_err
  */
 static int method_import_samples(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         TelemetryManager *m = manager(userdata);
-        uint32_t scored = 0, refused = 0, alerts = 0;
+        uint32_t scored = 0, refused = 0, alerts = 0, n = 0;
         const char *metric;
         uint64_t t;
         double v;
         int r;
 
+        /* Counted before anything is scored: a call over the limit changes nothing. */
         r = sd_bus_message_enter_container(msg, 'a', "(std)");
+        while (r >= 0 && (r = sd_bus_message_skip(msg, "(std)")) > 0)
+                if (++n > TELEMETRY_IMPORT_MAX)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "At most %u samples per call.",
+                                                 TELEMETRY_IMPORT_MAX);
+        if (r >= 0)
+                r = sd_bus_message_rewind(msg, true);
+        if (r >= 0)
+                r = sd_bus_message_enter_container(msg, 'a', "(std)");
         if (r < 0)
                 return r;
         r = bus_verify_caller(msg, &(BusAccess) {}, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : -EACCES;
         while ((r = sd_bus_message_read(msg, "(std)", &metric, &t, &v)) > 0) {
-                if (scored + refused >= TELEMETRY_IMPORT_MAX)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "At most %u samples per call.", TELEMETRY_IMPORT_MAX);
                 r = telemetry_anomaly_sample(m, metric, (double) t / 1e6, v, true);
                 if (r < 0)
                         refused++;
