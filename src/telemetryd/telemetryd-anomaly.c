@@ -630,67 +630,77 @@ static void append_detail(char *buf, size_t size, const char *what) {
                 (void) snprintf(buf + n, size - n, "%s%s", n > 0 && buf[n - 1] != ' ' ? ", " : "", what);
 }
 
-int tanomaly_scan_sockets(TelemetryAnomaly *a, const char *const *files, size_t n_files, double t) {
-        uint8_t listen_ports[65536 / 8];
-        char new_listen[ANOMALY_DETAIL_MAX] = "new listening TCP socket: ";
-        char new_dest[ANOMALY_DETAIL_MAX] = "new outbound destination: ";
-        unsigned n_listen = 0, n_dest = 0;
-        bool primed = a->sockets_primed;
+typedef struct SocketScan {
+        uint8_t listen_ports[65536 / 8];     /* the ports listened on now: connections to them are incoming */
+        bool learning;                       /* the first scan (or one after a list filled up) only learns */
+        bool overflow;                       /* a list filled up: the next scan learns from scratch */
+        unsigned n_new[2];                   /* new listening sockets, new outbound destinations */
+        char detail[2][ANOMALY_DETAIL_MAX];
+} SocketScan;
+
+/* Remember k in set; count it as new (kind 0 listening, 1 outbound) unless the scan only learns. */
+static void socket_seen(TelemetryAnomaly *a, SocketScan *scan, SocketSet *set, unsigned kind, const SocketKey *k) {
+        char text[64];
         int r;
 
-        memset(listen_ports, 0, sizeof listen_ports);
+        r = socket_set_add(set, k);
+        if (r == -ENOSPC) {
+                /* Full: forget, and learn anew from here rather than call everything after this new. */
+                a->sockets_ignored++;
+                socket_set_clear(set);
+                scan->learning = scan->overflow = true;
+                (void) socket_set_add(set, k);
+        } else if (r > 0 && !scan->learning) {
+                scan->n_new[kind]++;
+                format_socket(k, text, sizeof text);
+                append_detail(scan->detail[kind], sizeof scan->detail[kind], text);
+        }
+}
+
+static void scan_line(TelemetryAnomaly *a, SocketScan *scan, const char *line, int pass) {
+        SocketKey lk = {}, rk = {};
+        char local[64], remote[64];
+        unsigned state;
+        uint8_t fam;
+
+        if (sscanf(line, " %*s %63s %63s %x", local, remote, &state) != 3)
+                return;
+        fam = strlen(local) > 16 ? 6 : 4;
+        if (!parse_addr(local, fam, &lk) || !parse_addr(remote, fam, &rk))
+                return;
+        if (pass == 0 && state == 0x0A) { /* LISTEN */
+                scan->listen_ports[lk.port / 8] |= (uint8_t) (1u << (lk.port % 8));
+                socket_seen(a, scan, &a->listening, 0, &lk);
+        } else if (pass == 1 && (state == 0x01 || state == 0x02) && /* ESTABLISHED, SYN_SENT */
+                   !(scan->listen_ports[lk.port / 8] & (1u << (lk.port % 8))) && !addr_is_loopback(&rk))
+                socket_seen(a, scan, &a->destinations, 1, &rk);
+}
+
+int tanomaly_scan_sockets(TelemetryAnomaly *a, const char *const *files, size_t n_files, double t) {
+        SocketScan scan = {
+                .learning = !a->sockets_primed,
+                .detail = { "new listening TCP socket: ", "new outbound destination: " },
+        };
+
         /* Two passes: the listening ports first, so that connections to them count as incoming. */
         for (int pass = 0; pass < 2; pass++)
                 for (size_t i = 0; i < n_files; i++) {
                         _cleanup_fclose_ FILE *f = fopen(files[i], "re");
-                        char line[512], local[64], remote[64];
-                        unsigned state;
+                        char line[512];
 
-                        while (f && fgets(line, sizeof line, f)) {
-                                SocketKey lk = {}, rk = {};
-                                uint8_t fam;
-                                char text[64];
-
-                                if (sscanf(line, " %*s %63s %63s %x", local, remote, &state) != 3)
-                                        continue;
-                                fam = strlen(local) > 16 ? 6 : 4;
-                                if (!parse_addr(local, fam, &lk) || !parse_addr(remote, fam, &rk))
-                                        continue;
-                                if (pass == 0 && state == 0x0A) {
-                                        listen_ports[lk.port / 8] |= (uint8_t) (1u << (lk.port % 8));
-                                        r = socket_set_add(&a->listening, &lk);
-                                        if (r > 0 && primed) {
-                                                n_listen++;
-                                                format_socket(&lk, text, sizeof text);
-                                                append_detail(new_listen, sizeof new_listen, text);
-                                        } else if (r == -ENOSPC) {
-                                                a->sockets_ignored++;
-                                                socket_set_clear(&a->listening);
-                                                a->sockets_primed = false;
-                                        }
-                                } else if (pass == 1 && (state == 0x01 || state == 0x02) &&
-                                           !(listen_ports[lk.port / 8] & (1u << (lk.port % 8))) && !addr_is_loopback(&rk)) {
-                                        r = socket_set_add(&a->destinations, &rk);
-                                        if (r > 0 && primed) {
-                                                n_dest++;
-                                                format_socket(&rk, text, sizeof text);
-                                                append_detail(new_dest, sizeof new_dest, text);
-                                        } else if (r == -ENOSPC) {
-                                                a->sockets_ignored++;
-                                                socket_set_clear(&a->destinations);
-                                                a->sockets_primed = false;
-                                        }
-                                }
-                        }
+                        while (f && fgets(line, sizeof line, f))
+                                scan_line(a, &scan, line, pass);
                 }
-        if (!primed) {
-                /* The first scan (or the first after a set filled up) learns what is already there. */
-                a->sockets_primed = true;
+        if (!a->sockets_primed) {
+                /* More sockets than are remembered: stay blind (counted) rather than call them all new. */
+                a->sockets_primed = !scan.overflow;
                 return 0;
         }
-        (void) sample_full(a, METRIC_NEW_LISTENING, t, n_listen, false, new_listen);
-        (void) sample_full(a, METRIC_NEW_DESTINATIONS, t, n_dest, false, n_dest > 0 ? new_dest : NULL);
-        return (int) (n_listen + n_dest);
+        if (scan.overflow)
+                a->sockets_primed = false;
+        (void) sample_full(a, METRIC_NEW_LISTENING, t, scan.n_new[0], false, scan.detail[0]);
+        (void) sample_full(a, METRIC_NEW_DESTINATIONS, t, scan.n_new[1], false, scan.n_new[1] > 0 ? scan.detail[1] : NULL);
+        return (int) (scan.n_new[0] + scan.n_new[1]);
 }
 
 /* ---- state file ---- */

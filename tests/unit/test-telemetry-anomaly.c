@@ -386,6 +386,36 @@ static void test_socket_scan(void **state) {
         assert_int_equal(n_alerts, 3u);
         assert_string_equal(last_alert.metric, "security/new_outbound_destinations");
         assert_string_equal(last_alert.reason, "rule");
+
+        /* More listeners than are remembered: counted once, then learnt anew, not new at every scan. */
+        {
+                _cleanup_free_ char *many = NULL;
+                size_t len = 0;
+                FILE *f = open_memstream(&many, &len);
+
+                assert_non_null(f);
+                for (unsigned i = 0; i < ANOMALY_SOCKETS_MAX + 10; i++)
+                        fprintf(f, "   0: %08X:1F90 00000000:0000 0A 0 0 0 0 0 0 0 0\n", 0x0A000000u + i);
+                assert_int_equal(fclose(f), 0);
+                write_tcp(tcp, many);
+        }
+        write_tcp(tcp6, "");
+        assert_true(tanomaly_scan_sockets(&a, files, 2, t += 60) > 0);
+        assert_int_equal(n_alerts, 4u);
+        assert_int_equal(a.sockets_ignored, 1u);
+        /* While there are more than it can remember, it learns and does not alert at every scan. */
+        assert_int_equal(tanomaly_scan_sockets(&a, files, 2, t += 60), 0);
+        assert_int_equal(tanomaly_scan_sockets(&a, files, 2, t += 60), 0);
+        assert_int_equal(n_alerts, 4u);
+        /* Back to a few: learnt at the next scan, and a new one after that alerts again. */
+        write_tcp(tcp, "   0: 0100007F:0016 00000000:0000 0A 0 0 0 0 0 0 0 0\n");
+        assert_int_equal(tanomaly_scan_sockets(&a, files, 2, t += 60), 0);
+        assert_int_equal(tanomaly_scan_sockets(&a, files, 2, t += 60), 0);
+        write_tcp(tcp, "   0: 0100007F:0016 00000000:0000 0A 0 0 0 0 0 0 0 0\n"
+                       "   1: 00000000:0050 00000000:0000 0A 0 0 0 0 0 0 0 0\n");
+        assert_int_equal(tanomaly_scan_sockets(&a, files, 2, t += 60), 1);
+        assert_int_equal(n_alerts, 5u);
+        assert_string_equal(last_alert.detail, "new listening TCP socket: 0.0.0.0:80");
         tanomaly_done(&a);
 }
 
