@@ -143,6 +143,15 @@ BEGIN {
 samples=$(wc -l <"$week")
 it_ok "a simulated week of samples was generated ($samples samples)" test "$samples" -gt 30000
 
+# Who receives the AnomalyDetected signals of the import: root and hubadmin, not a stranger.
+monitors=()
+for u in "$IT_ADMIN" "$IT_STRANGER"; do
+        runuser -u "$u" -- timeout 15 gdbus monitor --address "$DBUS_SYSTEM_BUS_ADDRESS" --dest org.hubguard.telemetry1 \
+                >"$STACK_DIR/monitor-$u.txt" 2>&1 &
+        monitors+=($!)
+done
+sleep 1
+
 # Imported in batches of 4000 samples per call.
 t0=$SECONDS
 scored=0 refused=0
@@ -170,6 +179,10 @@ false_per_day=$(jq -rs --slurpfile inc <(awk '{ printf "{\"m\":\"%s\",\"a\":%s,\
           | ((.time_usec / 1000000 - $start) / 86400 | floor) ] | group_by(.) | map(length) | max // 0' <<<"$week_alerts")
 it_ok "the clean rest of the week raised at most one false alert per simulated day (max $false_per_day)" \
         test "$false_per_day" -le 1
+wait "${monitors[@]}"
+it_ok "a hubadmin member receives the AnomalyDetected signals" grep -q AnomalyDetected "$STACK_DIR/monitor-$IT_ADMIN.txt"
+it_ok "... a stranger does not (bus policy)" bash -c "grep -q 'is owned by' '$STACK_DIR/monitor-$IT_STRANGER.txt' &&
+        ! grep -q AnomalyDetected '$STACK_DIR/monitor-$IT_STRANGER.txt'"
 echo "# week alerts: $(jq -r '"\(.metric) \(.reason) \(.score)"' <<<"$week_alerts" | tr '\n' ';')"
 
 # ---- persistence: a restart keeps what the week taught
