@@ -255,6 +255,17 @@ static MetricEntry *find_metric(TelemetryAnomaly *a, const char *name) {
         return NULL;
 }
 
+unsigned tanomaly_n_scored(const TelemetryAnomaly *a) {
+        unsigned n = 0;
+
+        if (!a->ignore)
+                return a->n_metrics;
+        for (size_t i = 0; i < ANOMALY_BUCKETS; i++)
+                for (const MetricEntry *e = a->buckets[i]; e; e = e->hash_next)
+                        n += !tanomaly_ignored(a, e->name);
+        return n;
+}
+
 bool tanomaly_has_metric(TelemetryAnomaly *a, const char *metric) {
         return find_metric(a, metric);
 }

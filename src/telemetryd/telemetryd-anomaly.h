@@ -164,6 +164,9 @@ int tanomaly_load(TelemetryAnomaly *a, const char *path);
 int tanomaly_serialize(TelemetryAnomaly *a, uint8_t **ret, size_t *ret_size);
 int tanomaly_deserialize(TelemetryAnomaly *a, const uint8_t *buf, size_t size);
 
+/* Metrics with a detector that AnomalyIgnore= does not exclude (restored ones may be excluded). O(n). */
+unsigned tanomaly_n_scored(const TelemetryAnomaly *a);
+
 /* Is this metric (device field) tracked now? Its detector, or NULL. For tests. */
 bool tanomaly_has_metric(TelemetryAnomaly *a, const char *metric);
 const AnomalyDetector *tanomaly_detector(TelemetryAnomaly *a, const char *metric);

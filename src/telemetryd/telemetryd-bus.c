@@ -88,7 +88,7 @@ static int method_list_devices(sd_bus_message *msg, void *userdata, sd_bus_error
 
 static int property_get_scored(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "u", manager(userdata)->anomaly.n_metrics);
+        return sd_bus_message_append(reply, "u", tanomaly_n_scored(&manager(userdata)->anomaly));
 }
 
 static int property_get_evicted(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -263,6 +263,7 @@ static void test_state_keeps_ignored(void **state) {
         assert_int_equal(tanomaly_save(&a, path), 0);
         setup_anomaly(&b, 8, "hub/cpu_*");
         assert_int_equal(tanomaly_load(&b, path), 2);
+        assert_int_equal(tanomaly_n_scored(&b), 1u);
         /* Not scored: the sample changes nothing. */
         assert_int_equal(tanomaly_sample(&b, "hub/cpu_percent", T0 + 60.0 * 30, 100, false), 0);
         assert_int_equal(tanomaly_save(&b, path), 0);
