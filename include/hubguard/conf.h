@@ -86,6 +86,18 @@ typedef struct HubConfig {
                 unsigned outbox_max_mib;
                 unsigned security_max_messages;
                 unsigned metrics_interval_sec;     /* 0: no hub metrics */
+                /* Anomaly scoring (hub-telemetryd(8) ANOMALY DETECTION). */
+                unsigned anomaly_threshold_percent; /* score (in %) that raises an alert */
+                unsigned anomaly_warmup_samples;   /* samples a detector learns from before it scores */
+                unsigned anomaly_hold_sec;         /* an incident ends after this long below the clear level */
+                unsigned anomaly_alerts_per_hour;  /* new incidents per group that may alert, per hour */
+                unsigned anomaly_failed_login_burst; /* more failed logins than this ... */
+                unsigned anomaly_failed_login_window_sec; /* ... within this many seconds always alert */
+                unsigned anomaly_new_destinations_per_hour; /* more new outbound destinations per hour alert */
+                unsigned anomaly_device_fields_max; /* (device, field) detectors tracked at most */
+                unsigned anomaly_save_interval_sec; /* detector state saved this often (and at stop) */
+                char *anomaly_ignore;              /* NULL, or white-space separated fnmatch() patterns */
+                char *anomaly_daily_profile;       /* metrics that learn a daily profile: patterns, or NULL */
         } telemetry;
         struct {
                 char **app_users;                  /* hub apps' users that may store and read records */
@@ -112,6 +124,9 @@ int config_init_defaults(HubConfig *c);
 /* Validators of config values that the daemons also apply to their input. */
 bool topic_prefix_is_valid(const char *s);
 bool device_topic_pattern_is_valid(const char *s);
+/* AnomalyIgnore=, AnomalyDailyProfile=: 1-CONF_ANOMALY_IGNORE_MAX patterns of 1-128 printable ASCII characters, split at spaces. */
+#define CONF_ANOMALY_IGNORE_MAX 64
+bool anomaly_ignore_is_valid(const char *s);
 /* Free what c holds (it can be config_init()ed again). */
 void config_done(HubConfig *c);
 /* Deep copy: dst is overwritten (not freed) and must be config_done()d. Returns 0 or -ENOMEM. */

@@ -18,7 +18,7 @@ static const HubctlVerb verbs[] = {
         { "password", "Set or change the admin password", verb_password_usage, verb_password },
         { "identity", "Show the device identity, export its CSR, install its certificate", verb_identity_usage,
           verb_identity },
-        { "telemetry", "Show whether telemetry reaches the cloud, and what waits or was dropped",
+        { "telemetry", "Show whether telemetry reaches the cloud, what waits or was dropped, anomalies",
           verb_telemetry_usage, verb_telemetry },
         { "security-report", "Assess this hub against EN 303 645 from live evidence", verb_security_report_usage,
           verb_security_report },

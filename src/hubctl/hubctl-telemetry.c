@@ -12,14 +12,21 @@
 #include "hubguard/validate.h"
 
 const char verb_telemetry_usage[] =
-        "hubctl telemetry status [--json]\n\n"
-        "Whether the hub's telemetry reaches the cloud broker, since when it does not and why, how many\n"
-        "messages wait in the outbox, and what was dropped (and why). Needs root or group hubadmin.\n\n"
+        "hubctl telemetry status [--json]\n"
+        "hubctl telemetry anomalies [--json]\n\n"
+        "status: whether the hub's telemetry reaches the cloud broker, since when it does not and why, how\n"
+        "many messages wait in the outbox, and what was dropped (and why).\n"
+        "anomalies: the most recent anomaly alerts (up to 100, oldest first, since hub-telemetryd started):\n"
+        "when, which metric, its score and value, and why it stood out.\n"
+        "Both need root or group hubadmin.\n\n"
         "  -h --help   Show this help\n"
-        "     --json   Print {\"state\", \"hub_id\", \"cloud_broker\", \"offline_since\" (ISO 8601 or null),\n"
-        "              \"queued_messages\", \"queued_bytes\", \"accepted_messages\", \"dropped\": {REASON: N},\n"
-        "              \"last_error\"}\n\n"
-        "Exit status: 0 if telemetry is online, 1 otherwise, 2 on a usage error.\n";
+        "     --json   status: print {\"state\", \"hub_id\", \"cloud_broker\", \"offline_since\" (ISO 8601 or\n"
+        "              null), \"queued_messages\", \"queued_bytes\", \"accepted_messages\",\n"
+        "              \"dropped\": {REASON: N}, \"last_error\"}\n"
+        "              anomalies: print {\"scored_metrics\", \"alerts\": [{\"time\" (ISO 8601), \"time_usec\",\n"
+        "              \"metric\", \"score\", \"value\", \"reason\", \"detail\", \"imported\"}]}\n\n"
+        "Exit status: status: 0 if telemetry is online, 1 otherwise; anomalies: 0 if the list was read, 1\n"
+        "otherwise; 2 on a usage error.\n";
 
 #define DROP_REASONS_MAX 16
 
@@ -162,6 +169,83 @@ static void print_text(const TelemetryInfo *t) {
         printf("\n");
 }
 
+static int report_call_error(const sd_bus_error *error, int r) {
+        if (bus_error_is_unreachable(error))
+                fprintf(stderr, "hubctl telemetry: hub-telemetryd is not running (start hub-telemetryd.service).\n");
+        else if (sd_bus_error_has_name(error, SD_BUS_ERROR_ACCESS_DENIED))
+                fprintf(stderr, "hubctl telemetry: permission denied: run as root or as a member of group %s.\n",
+                        HUB_ADMIN_GROUP_NAME);
+        else
+                fprintf(stderr, "hubctl telemetry: %s\n", error->message ? error->message : strerror(-r));
+        return HUBCTL_EXIT_FAILURE;
+}
+
+static int telemetry_anomalies(sd_bus *bus, bool json) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        json_t *alerts = json_array(), *o;
+        uint32_t scored = 0;
+        unsigned n = 0;
+        int r, imported;
+
+        if (!alerts)
+                return HUBCTL_EXIT_FAILURE;
+        r = sd_bus_get_property_trivial(bus, HUB_BUS_NAME_TELEMETRY, HUB_BUS_PATH_TELEMETRY, HUB_BUS_IFACE_TELEMETRY,
+                                        "ScoredMetrics", &error, 'u', &scored);
+        if (r >= 0)
+                r = sd_bus_call_method(bus, HUB_BUS_NAME_TELEMETRY, HUB_BUS_PATH_TELEMETRY, HUB_BUS_IFACE_TELEMETRY,
+                                       "ListAnomalies", &error, &reply, NULL);
+        if (r < 0) {
+                json_decref(alerts);
+                return report_call_error(&error, r);
+        }
+        r = sd_bus_message_enter_container(reply, 'a', "(tsddssb)");
+        if (!json && r >= 0)
+                printf("%-20s  %-40s %5s  %-11s %s\n", "TIME", "METRIC", "SCORE", "REASON", "DETAIL");
+        for (;;) {
+                const char *metric, *reason, *detail;
+                char when[32], m[256], re[32], de[256];
+                uint64_t t;
+                double score, value;
+
+                if (r < 0)
+                        break;
+                r = sd_bus_message_read(reply, "(tsddssb)", &t, &metric, &score, &value, &reason, &detail, &imported);
+                if (r <= 0)
+                        break;
+                hubctl_copy_string(m, sizeof m, metric);
+                hubctl_copy_string(re, sizeof re, reason);
+                hubctl_copy_string(de, sizeof de, detail);
+                format_time(t, when, sizeof when);
+                n++;
+                if (json)
+                        (void) json_array_append_new(
+                                alerts, json_pack("{s:s, s:I, s:s, s:f, s:f, s:s, s:s, s:b}", "time", when, "time_usec",
+                                                  (json_int_t) t, "metric", m, "score", score, "value", value, "reason",
+                                                  re, "detail", de, "imported", imported));
+                else
+                        printf("%-20s  %-40s %5.2f  %-11s %s%s\n", when, m, score, re, de, imported ? " (imported)" : "");
+        }
+        if (r < 0) {
+                json_decref(alerts);
+                fprintf(stderr, "hubctl telemetry: malformed answer from hub-telemetryd.\n");
+                return HUBCTL_EXIT_FAILURE;
+        }
+        if (json) {
+                o = json_pack("{s:I, s:o}", "scored_metrics", (json_int_t) scored, "alerts", alerts);
+                if (!o || json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
+                        json_decref(o);
+                        return HUBCTL_EXIT_FAILURE;
+                }
+                json_decref(o);
+                putchar('\n');
+        } else {
+                json_decref(alerts);
+                printf("\n%u alert%s; %" PRIu32 " metrics scored.\n", n, n == 1 ? "" : "s", scored);
+        }
+        return fflush(stdout) == 0 ? HUBCTL_EXIT_OK : HUBCTL_EXIT_FAILURE;
+}
+
 int verb_telemetry(int argc, char *argv[], const HubctlOptions *global) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -173,22 +257,16 @@ int verb_telemetry(int argc, char *argv[], const HubctlOptions *global) {
         r = hubctl_verb_options(argc, argv, verb_telemetry_usage, "j", &o, &first);
         if (r != 0)
                 return r > 0 ? HUBCTL_EXIT_OK : HUBCTL_EXIT_USAGE;
-        if (argc - first != 1 || !streq(argv[first], "status"))
-                return hubctl_usage_error("telemetry", "expects 'status'");
+        if (argc - first != 1 || (!streq(argv[first], "status") && !streq(argv[first], "anomalies")))
+                return hubctl_usage_error("telemetry", "expects 'status' or 'anomalies'");
         if (hubctl_bus_open(&bus) < 0)
                 return HUBCTL_EXIT_FAILURE;
+        if (streq(argv[first], "anomalies"))
+                return telemetry_anomalies(bus, o.json);
         r = sd_bus_call_method(bus, HUB_BUS_NAME_TELEMETRY, HUB_BUS_PATH_TELEMETRY, "org.freedesktop.DBus.Properties",
                                "GetAll", &error, &reply, "s", HUB_BUS_IFACE_TELEMETRY);
-        if (r < 0) {
-                if (bus_error_is_unreachable(&error))
-                        fprintf(stderr, "hubctl telemetry: hub-telemetryd is not running (start hub-telemetryd.service).\n");
-                else if (sd_bus_error_has_name(&error, SD_BUS_ERROR_ACCESS_DENIED))
-                        fprintf(stderr, "hubctl telemetry: permission denied: run as root or as a member of group %s.\n",
-                                HUB_ADMIN_GROUP_NAME);
-                else
-                        fprintf(stderr, "hubctl telemetry: %s\n", error.message ? error.message : strerror(-r));
-                return HUBCTL_EXIT_FAILURE;
-        }
+        if (r < 0)
+                return report_call_error(&error, r);
         r = read_info(reply, &t);
         if (r < 0) {
                 fprintf(stderr, "hubctl telemetry: malformed answer from hub-telemetryd.\n");

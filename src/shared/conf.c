@@ -74,6 +74,7 @@ typedef struct ConfKey {
 #define HINT_TOPIC_PATTERN "an MQTT topic with exactly one '+' level (the device id) and no '#'"
 #define HINT_TLS "tls1.2 or tls1.3"
 #define HINT_ALPN "a protocol name of 1-64 printable ASCII characters, or nothing"
+#define HINT_ANOMALY_IGNORE "up to 64 space-separated patterns of 1-128 printable ASCII characters, or nothing"
 #define HINT_TOPIC_PREFIX "1-64 characters of [a-zA-Z0-9_-] in levels separated by '/'"
 
 static bool printable_ascii(const char *s, size_t max) {
@@ -97,6 +98,25 @@ static bool alpn_is_valid(const char *s) {
 
 static bool tls_version_is_valid(const char *s) {
         return streq(s, "tls1.2") || streq(s, "tls1.3");
+}
+
+bool anomaly_ignore_is_valid(const char *s) {
+        size_t n = 0;
+
+        for (const char *p = s; *p;) {
+                size_t len = strcspn(p, " \t");
+
+                if (len > 0) {
+                        if (len > 128 || ++n > CONF_ANOMALY_IGNORE_MAX)
+                                return false;
+                        for (size_t i = 0; i < len; i++)
+                                if (p[i] <= ' ' || p[i] > '~')
+                                        return false;
+                }
+                p += len;
+                p += strspn(p, " \t");
+        }
+        return n > 0;
 }
 
 bool topic_prefix_is_valid(const char *s) {
@@ -173,6 +193,17 @@ static const ConfKey conf_keys[] = {
         TELEMETRY_UNSIGNED("OutboxMaxMiB", outbox_max_mib, 1, 65536),
         TELEMETRY_UNSIGNED("SecurityEventsMaxMessages", security_max_messages, 10, 1000000),
         TELEMETRY_UNSIGNED("MetricsIntervalSec", metrics_interval_sec, 0, 86400),
+        TELEMETRY_UNSIGNED("AnomalyThresholdPercent", anomaly_threshold_percent, 1, 100),
+        TELEMETRY_UNSIGNED("AnomalyWarmupSamples", anomaly_warmup_samples, 2, 1000000),
+        TELEMETRY_UNSIGNED("AnomalyHoldSec", anomaly_hold_sec, 0, 604800),
+        TELEMETRY_UNSIGNED("AnomalyAlertsPerHour", anomaly_alerts_per_hour, 1, 3600),
+        TELEMETRY_UNSIGNED("AnomalyFailedLoginBurst", anomaly_failed_login_burst, 1, 100000),
+        TELEMETRY_UNSIGNED("AnomalyFailedLoginWindowSec", anomaly_failed_login_window_sec, 1, 86400),
+        TELEMETRY_UNSIGNED("AnomalyNewDestinationsPerHour", anomaly_new_destinations_per_hour, 1, 100000),
+        TELEMETRY_UNSIGNED("AnomalyDeviceFieldsMax", anomaly_device_fields_max, 1, 65536),
+        TELEMETRY_UNSIGNED("AnomalySaveIntervalSec", anomaly_save_interval_sec, 10, 86400),
+        TELEMETRY_STRING("AnomalyIgnore", anomaly_ignore, anomaly_ignore_is_valid, HINT_ANOMALY_IGNORE),
+        TELEMETRY_STRING("AnomalyDailyProfile", anomaly_daily_profile, anomaly_ignore_is_valid, HINT_ANOMALY_IGNORE),
         DOMAIN_KEYS(HUB_DOMAIN_PRIVACY, "privacy"),
         { "privacy", "AppUsers", CONF_USERS, offsetof(HubConfig, privacy.app_users), 0, 0, NULL, NULL },
 };
@@ -215,6 +246,15 @@ void config_init(HubConfig *c) {
                         .outbox_max_mib = 64,
                         .security_max_messages = 10000,
                         .metrics_interval_sec = 60,
+                        .anomaly_threshold_percent = 70,
+                        .anomaly_warmup_samples = 100,
+                        .anomaly_hold_sec = 900,
+                        .anomaly_alerts_per_hour = 5,
+                        .anomaly_failed_login_burst = 10,
+                        .anomaly_failed_login_window_sec = 60,
+                        .anomaly_new_destinations_per_hour = 20,
+                        .anomaly_device_fields_max = 256,
+                        .anomaly_save_interval_sec = 300,
                 },
         };
         /* Strings with a default: allocated, so that config_done() and a later value can free them. */
@@ -231,6 +271,7 @@ int config_init_defaults(HubConfig *c) {
                 { offsetof(HubConfig, telemetry.device_topic_pattern), "devices/+/telemetry" },
                 { offsetof(HubConfig, telemetry.cloud_tls_min_version), "tls1.2" },
                 { offsetof(HubConfig, telemetry.cloud_topic_prefix), "hubguard" },
+                { offsetof(HubConfig, telemetry.anomaly_daily_profile), "device/*/data/* hub/temperature/*" },
         };
 
         config_init(c);

@@ -385,6 +385,8 @@ static void device_message(MqttClient *c, void *userdata, const struct mosquitto
                 log_debug("Dropped a message from device '%s': %s.", id, reason);
                 return;
         }
+        /* Scored by the hub's clock: a device's own "ts" is its claim, not a time we can trust. */
+        tanomaly_device_message(&m->anomaly, id, data, (double) realtime_usec() / 1e6);
         json_decref(data);
         /*
          * The envelope around the device's own bytes, not a re-encoding of them: they were just
@@ -482,19 +484,111 @@ static int on_auth_failure(sd_bus_message *msg, void *userdata, sd_bus_error *er
         if (body)
                 (void) telemetry_enqueue(m, OUTBOX_PRIORITY_SECURITY, "security/auth", body);
         json_decref(body);
+        /* One event now, so that the burst rule holds as soon as the burst does. */
+        (void) telemetry_anomaly_sample(m, "security/failed_logins", (double) realtime_usec() / 1e6, 1, false);
+        return 0;
+}
+
+/* ---- anomaly scoring ---- */
+
+int telemetry_anomaly_sample(TelemetryManager *m, const char *metric, double t, double value, bool imported) {
+        return tanomaly_sample(&m->anomaly, metric, t, value, imported);
+}
+
+static void on_anomaly_alert(void *userdata, const AnomalyAlertRecord *a) {
+        TelemetryManager *m = userdata;
+        char f1[ANOMALY_METRIC_MAX + 32], f2[64], f3[48];
+        json_t *body;
+        int r;
+
+        /*
+         * An imported sample's alert is about history, not about this hub now: it is not queued, so
+         * that a bulk import can never push real security events out of the outbox.
+         */
+        if (!a->imported) {
+                body = tanomaly_alert_json(a);
+                if (body)
+                        (void) telemetry_enqueue(m, OUTBOX_PRIORITY_SECURITY, "security/anomaly", body);
+                json_decref(body);
+        }
+        (void) snprintf(f1, sizeof f1, "HUBGUARD_METRIC=%s", a->metric);
+        (void) snprintf(f2, sizeof f2, "HUBGUARD_SCORE=%.3f", a->score);
+        (void) snprintf(f3, sizeof f3, "HUBGUARD_REASON=%s", a->reason);
+        log_struct(LOG_WARNING, MESSAGE_ID_ANOMALY_DETECTED, STRV(f1, f2, f3), "Anomaly in %s%s: score %.2f (%s): %s.",
+                   a->metric, a->imported ? " (imported sample)" : "", a->score, a->reason, a->detail);
+        r = sd_bus_emit_signal(m->daemon->bus, HUB_BUS_PATH_TELEMETRY, HUB_BUS_IFACE_TELEMETRY, "AnomalyDetected",
+                               "sdsst", a->metric, a->score, a->reason, a->detail, a->time_usec);
+        if (r < 0)
+                log_debug_errno(r, "Cannot emit AnomalyDetected: %m");
+}
+
+/* Per anomaly tick: each device's messages (accepted, invalid or rate-limited) and invalid ones since the last. */
+static void anomaly_tick_devices(TelemetryManager *m, double t) {
+        char name[ANOMALY_METRIC_MAX + 1];
+
+        for (unsigned i = 0; i < 2 * TELEMETRY_DEVICES_MAX; i++) {
+                DeviceEntry *e = &m->devices[i];
+                uint64_t all;
+
+                if (!e->id[0])
+                        continue;
+                all = e->accepted + e->invalid + e->rate_limited;
+                (void) snprintf(name, sizeof name, "device/%s/messages", e->id);
+                (void) telemetry_anomaly_sample(m, name, t, (double) (all - e->scored_messages), false);
+                (void) snprintf(name, sizeof name, "device/%s/invalid", e->id);
+                (void) telemetry_anomaly_sample(m, name, t, (double) (e->invalid - e->scored_invalid), false);
+                e->scored_messages = all;
+                e->scored_invalid = e->invalid;
+        }
+}
+
+static void anomaly_save(TelemetryManager *m) {
+        int r;
+
+        r = tanomaly_save(&m->anomaly, m->anomaly_state_path);
+        if (r < 0)
+                log_warning_errno(r, "Cannot save the anomaly detectors to %s: %m", m->anomaly_state_path);
+        else
+                log_debug("Saved %u anomaly detectors.", m->anomaly.n_metrics);
+}
+
+static int on_anomaly_save(sd_event_source *s, uint64_t usec, void *userdata) {
+        TelemetryManager *m = userdata;
+
+        anomaly_save(m);
+        (void) sd_event_source_set_time(s, usec + tcfg(m)->anomaly_save_interval_sec * 1000000ULL);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
         return 0;
 }
 
 /* ---- hub metrics ---- */
 
-static int on_metrics(sd_event_source *s, uint64_t usec, void *userdata) {
-        TelemetryManager *m = userdata;
-        json_t *body = telemetry_collect_metrics(m);
+/* Without hub metrics the security and device counts are still scored, at this interval. */
+#define ANOMALY_TICK_SEC_DEFAULT 60
 
-        if (body)
-                (void) telemetry_enqueue(m, OUTBOX_PRIORITY_ROUTINE, "metrics", body);
-        json_decref(body);
-        (void) sd_event_source_set_time(s, usec + tcfg(m)->metrics_interval_sec * 1000000ULL);
+static unsigned tick_sec(TelemetryManager *m) {
+        return tcfg(m)->metrics_interval_sec > 0 ? tcfg(m)->metrics_interval_sec : ANOMALY_TICK_SEC_DEFAULT;
+}
+
+static int on_metrics(sd_event_source *s, uint64_t usec, void *userdata) {
+        static const char *const tcp_files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+        TelemetryManager *m = userdata;
+        double t = (double) realtime_usec() / 1e6;
+
+        if (tcfg(m)->metrics_interval_sec > 0) {
+                json_t *body = telemetry_collect_metrics(m);
+
+                if (body) {
+                        (void) telemetry_enqueue(m, OUTBOX_PRIORITY_ROUTINE, "metrics", body);
+                        tanomaly_hub_metrics(&m->anomaly, body, &m->hub_counters, t);
+                }
+                json_decref(body);
+        }
+        /* The rest of the anomaly tick: counts since the last one (zeros teach the detectors the quiet). */
+        (void) telemetry_anomaly_sample(m, "security/failed_logins", t, 0, false);
+        (void) tanomaly_scan_sockets(&m->anomaly, tcp_files, ELEMENTSOF(tcp_files), t);
+        anomaly_tick_devices(m, t);
+        (void) sd_event_source_set_time(s, usec + tick_sec(m) * 1000000ULL);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
         return 0;
 }
@@ -657,12 +751,27 @@ static int telemetry_setup(HubDaemon *d) {
         if (r < 0)
                 return log_error_errno(r, "Cannot watch hub-identityd's AuthFailure signal: %m");
 
-        if (t->metrics_interval_sec > 0) {
-                r = sd_event_add_time_relative(d->event, &m->metrics_timer, CLOCK_MONOTONIC,
-                                               t->metrics_interval_sec * 1000000ULL, 0, on_metrics, m);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot start the metrics timer: %m");
-        }
+        r = tanomaly_init(&m->anomaly, &d->config, on_anomaly_alert, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the anomaly detectors: %m");
+        if (asprintf(&m->anomaly_state_path, "%s/%s", d->state_dir, ANOMALY_STATE_FILE) < 0)
+                return log_oom();
+        r = tanomaly_load(&m->anomaly, m->anomaly_state_path);
+        if (r < 0)
+                log_warning_errno(r, "Cannot read the anomaly detector state %s, learning starts anew: %m",
+                                  m->anomaly_state_path);
+        else
+                log_info("Anomaly detectors: %d restored from %s.", r, m->anomaly_state_path);
+        r = sd_event_add_time_relative(d->event, &m->anomaly_save_timer, CLOCK_MONOTONIC,
+                                       t->anomaly_save_interval_sec * 1000000ULL, 0, on_anomaly_save, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start the anomaly state timer: %m");
+
+        /* The metrics timer is also the anomaly tick (security and device counts, sockets). */
+        r = sd_event_add_time_relative(d->event, &m->metrics_timer, CLOCK_MONOTONIC, tick_sec(m) * 1000000ULL, 0,
+                                       on_metrics, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start the metrics timer: %m");
         telemetry_update_state(m);
         return 0;
 }
@@ -672,6 +781,12 @@ static void telemetry_teardown(HubDaemon *d) {
 
         /* Commit first: what was accepted stays accepted. */
         outbox_done(&m->outbox);
+        /* A restart must not start learning anew. */
+        if (m->anomaly_state_path)
+                anomaly_save(m);
+        tanomaly_done(&m->anomaly);
+        free(m->anomaly_state_path);
+        sd_event_source_disable_unref(m->anomaly_save_timer);
         /* A planned stop sends no will: say "offline" ourselves, retained like the birth message. */
         if (m->cloud_enabled && m->cloud.connected)
                 (void) mqtt_client_publish(&m->cloud, NULL, m->status_topic, "offline", 7, 0, true, NULL);

@@ -4,6 +4,7 @@
 #include <systemd/sd-bus.h>
 
 #include "hubguard/daemon.h"
+#include "telemetryd-anomaly.h"
 #include "telemetryd-mqtt.h"
 #include "telemetryd-outbox.h"
 #include "telemetryd-validate.h"
@@ -18,6 +19,7 @@ extern const HubDaemonOps telemetry_daemon_ops;
 
 #define TELEMETRY_INFLIGHT_MAX 64   /* QoS 1 messages sent and not yet acknowledged */
 #define TELEMETRY_DEVICES_MAX 1024  /* devices tracked for counters and rate limits */
+#define TELEMETRY_IMPORT_MAX 100000 /* samples per ImportSamples call */
 
 /* Credentials from systemd (LoadCredential=) or the devstack. */
 #define TELEMETRY_CRED_DEVICE_KEY "device-key"
@@ -26,6 +28,7 @@ extern const HubDaemonOps telemetry_daemon_ops;
 typedef struct DeviceEntry {
         char id[DEVICE_ID_MAX + 1];
         uint64_t accepted, invalid, rate_limited;
+        uint64_t scored_messages, scored_invalid; /* the totals at the last anomaly tick */
         double tokens;
         uint64_t refilled_usec;
 } DeviceEntry;
@@ -66,6 +69,11 @@ typedef struct TelemetryManager {
         sd_bus_slot *auth_failure_slot, *owner_slot;
         char identity_owner[64];     /* unique bus name of hub-identityd, "" if unknown */
         uint64_t cpu_prev_total, cpu_prev_idle;
+
+        TelemetryAnomaly anomaly;
+        HubCounters hub_counters;
+        sd_event_source *anomaly_save_timer;
+        char *anomaly_state_path;
 } TelemetryManager;
 
 /* The D-Bus side (telemetryd-bus.c). */
@@ -77,6 +85,9 @@ void telemetry_emit_queue(TelemetryManager *m);
 
 /* Commit the outbox now, then tell the producers and send (the group commit's timer, run early). */
 void telemetry_commit_now(TelemetryManager *m);
+
+/* Score one sample (the bus's ImportSamples and the live paths alike). */
+int telemetry_anomaly_sample(TelemetryManager *m, const char *metric, double t, double value, bool imported);
 
 /* Queue a message (topic relative to PREFIX/HUB-ID/); the group commit follows. */
 int telemetry_enqueue(TelemetryManager *m, OutboxPriority prio, const char *topic, json_t *body);

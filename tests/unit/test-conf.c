@@ -840,7 +840,12 @@ static void test_dump_defaults(void **state) {
                                "CloudBrokerPort=8883\nCloudCAFile=\nCloudTLSMinVersion=tls1.2\nCloudALPN=\n"
                                "CloudTopicPrefix=hubguard\nConnectTimeoutSec=10\nReconnectMinSec=1\n"
                                "ReconnectMaxSec=300\nDrainRatePerSec=500\nOutboxMaxMessages=100000\n"
-                               "OutboxMaxMiB=64\nSecurityEventsMaxMessages=10000\nMetricsIntervalSec=60\n\n"
+                               "OutboxMaxMiB=64\nSecurityEventsMaxMessages=10000\nMetricsIntervalSec=60\n"
+                               "AnomalyThresholdPercent=70\nAnomalyWarmupSamples=100\nAnomalyHoldSec=900\n"
+                               "AnomalyAlertsPerHour=5\nAnomalyFailedLoginBurst=10\nAnomalyFailedLoginWindowSec=60\n"
+                               "AnomalyNewDestinationsPerHour=20\nAnomalyDeviceFieldsMax=256\n"
+                               "AnomalySaveIntervalSec=300\nAnomalyIgnore=\n"
+                               "AnomalyDailyProfile=device/*/data/* hub/temperature/*\n\n"
                                "[privacy]\nLogLevel=inherit\nAppUsers=\n");
 }
 
