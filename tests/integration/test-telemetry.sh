@@ -122,6 +122,9 @@ stop_cloud
 it_ok "offline with the broker stopped" wait_eq '"offline"' prop State
 publish_seq sim-3 1 2000
 it_ok "2,000 messages are queued" wait_eq 2000 prop QueuedMessages
+# QueuedMessages counts rows of the open group commit too; a reader of the file sees only committed
+# ones. Wait for those, then kill: what was committed must survive.
+it_ok "... and committed" wait_eq 2000 sqlite3 "$db" 'SELECT count(*) FROM outbox'
 kill -KILL "${STACK_PID[telemetry]}"
 wait "${STACK_PID[telemetry]}" 2>/dev/null
 unset "STACK_PID[telemetry]"
