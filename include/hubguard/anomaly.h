@@ -58,7 +58,7 @@
 /* The version of the serialized state; a blob of another version is refused with -EPROTONOSUPPORT. */
 #define ANOMALY_STATE_VERSION 2
 
-/* An upper bound of the bytes a serialized detector takes, header included (836 in version 2). */
+/* An upper bound of the bytes a serialized detector takes, header included (852 in version 2). */
 #define ANOMALY_BLOB_SIZE_MAX 1536
 
 /* Daily profile bins (24: hourly). */
@@ -138,7 +138,7 @@ typedef struct AnomalyDetector {
         double interval;                   /* typical sampling interval (s) in use: time constants scale with it */
         double interval_est;               /* its running estimate (a log-space median) */
         double cache_dt, cache_interval;   /* the alphas below are for this dt and interval */
-        double alpha[12];                  /* decay weights 1 - exp(-dt / tau) */
+        double alpha[13];                  /* decay weights 1 - exp(-dt / tau) */
 
         /* value kind */
         double pred1, pred8;               /* short-term predictors (levels, time constant 1 and 8 samples) */
@@ -178,6 +178,7 @@ typedef struct AnomalyDetector {
         uint32_t flat_run;                 /* exact repeats of the value in a row */
         AnomalyTail flat_tail;
         double flat_rate;                  /* learned probability that a sample repeats the previous one */
+        double peak_lp;                    /* log10 p of an event worth remembering at this interval */
 } AnomalyDetector;
 
 typedef struct AnomalyResult {

@@ -101,6 +101,7 @@ enum {
         A_SCALE,
         A_VAR,
         A_DEV,
+        A_PEAK,  /* absolute: PEAK_TAU_S */
         A_COUNT_FAST,
         A_COUNT_SLOW,
         _A_MAX,
@@ -361,6 +362,7 @@ static void update_alphas(AnomalyDetector *d, double dt) {
                 [A_SCALE] = TAU_SCALE,
                 [A_VAR] = TAU_VAR,
                 [A_DEV] = TAU_DEV,
+                [A_PEAK] = 0.0, /* absolute */
                 [A_COUNT_FAST] = TAU_COUNT_FAST,
                 [A_COUNT_SLOW] = TAU_SLOW,
         };
@@ -373,13 +375,15 @@ static void update_alphas(AnomalyDetector *d, double dt) {
         if (d->settings.kind == ANOMALY_KIND_COUNT)
                 lo = A_COUNT_FAST, hi = A_COUNT_SLOW;
         else
-                lo = A_PRED1, hi = A_DEV;
+                lo = A_PRED1, hi = A_PEAK;
         capped = dmin(dt, DT_CAP * d->interval);
         for (int i = lo; i <= hi; i++) {
                 double x;
 
                 if (i == A_SEASON)
                         x = dt / TAU_SEASON_S;
+                else if (i == A_PEAK)
+                        x = capped / PEAK_TAU_S;
                 else
                         x = (i >= A_ERR && i != A_COUNT_FAST && i != A_COUNT_SLOW ? capped : dt) /
                             (taus[i] * d->interval);
@@ -611,6 +615,9 @@ static void peak_enter(AnomalyDetector *d, int b) {
                 d->peak_now[i] = (float) peak_decode(d->peak_code[i][b]);
         }
         d->peak_bin = b;
+        /* An event is rarer than one in ten hours of samples (peak_judge()); the interval changes
+         * rarely, so once an hour is enough. */
+        d->peak_lp = -1.0 - dmax(fast_log(3600.0 / d->interval) * (1.0 / M_LN10), 0.0);
 }
 
 /*
@@ -654,8 +661,8 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
         if (peaks) {
                 if ((int) day_pos != d->peak_bin)
                         peak_enter(d, (int) day_pos);
-                peak_decay = decay_weight(dmin(dt, DT_CAP * d->interval) / PEAK_TAU_S);
-                peak_lp = -1.0 - dmax(fast_log(3600.0 / d->interval) * (1.0 / M_LN10), 0.0);
+                peak_decay = a[A_PEAK];
+                peak_lp = d->peak_lp;
         }
 
         /* Spike: against the predictor with the smallest running error. */
@@ -1036,7 +1043,7 @@ static const Field fields[] = {
         FIELD(interval_est, FT_F64),
         FIELD(cache_dt, FT_F64),
         FIELD(cache_interval, FT_F64),
-        FIELDS(alpha, FT_F64, 12),
+        FIELDS(alpha, FT_F64, 13),
         FIELD(pred1, FT_F64),
         FIELD(pred8, FT_F64),
         FIELD(err1, FT_F64),
@@ -1080,6 +1087,7 @@ static const Field fields[] = {
         FIELD(flat_run, FT_U32),
         FIELDS(flat_tail, FT_F32, 2),
         FIELD(flat_rate, FT_F64),
+        FIELD(peak_lp, FT_F64),
 };
 
 #define BLOB_MAGIC "HGAD"
@@ -1253,6 +1261,7 @@ int anomaly_detector_deserialize(AnomalyDetector *d, const uint8_t *buf, size_t 
             tmp.season_bin < -1 || tmp.season_bin >= ANOMALY_SEASON_BINS || tmp.season_on > 1 ||
             tmp.rule_index >= ANOMALY_RULE_BUCKETS || !(tmp.interval > 0.0) || !(tmp.interval_est > 0.0) ||
             tmp.peak_bin < -1 || tmp.peak_bin >= ANOMALY_SEASON_BINS || !(tmp.flat_rate >= 0.0 && tmp.flat_rate <= 1.0) ||
+            !(tmp.peak_lp <= 0.0) ||
             !(tmp.flat_tail.q90 > 0.0f && tmp.flat_tail.q99 > tmp.flat_tail.q90))
                 return -EINVAL;
         for (int i = 0; i < ANOMALY_PEAK_FEATURES; i++)
