@@ -622,7 +622,8 @@ static void peak_enter(AnomalyDetector *d, int b) {
 
 /*
  * z judged against the hour's recent peak (once a day is seen), then the peak learns the raw z, if it
- * is an event: rarer than one in ten hours of samples (log10 p below min_lp). An hour's ordinary
+ * is an event: after the warm-up (whose z are not yet calibrated), rarer than one in ten hours of
+ * samples (log10 p below min_lp). An hour's ordinary
  * maximum is not one: a metric sampled every second reaches its 1-in-3600 value every hour, and
  * remembering those would blunt every feature of a fast metric.
  */
@@ -632,7 +633,7 @@ static double peak_judge(AnomalyDetector *d, int i, double z, double decay, doub
 
         if (d->t_last - d->t_first >= DAY_S && ref > 1.0)
                 judged = z / ref;
-        if (z > peak && tail_log10p(tail, z) < min_lp)
+        if (z > peak && d->n >= d->settings.warmup && tail_log10p(tail, z) < min_lp)
                 peak = dmin(z, Z_MAX);
         d->peak_now[i] = (float) peak;
         return judged;
