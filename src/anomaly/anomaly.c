@@ -222,24 +222,51 @@ const char *anomaly_alert_event_to_string(AnomalyAlertEvent e) {
 /* ---- settings ---- */
 
 /*
- * The defaults, measured with tests/bench/anomaly-eval (300 gauge and 150 counter series of 2000 to
- * 6000 samples: flat, daily with heteroscedastic noise, random walks, AR(1); Gaussian, Student-t(3),
- * Laplace noise; regular, jittered and gappy timestamps; a fifth in whole steps; 1 to 3 injected
- * anomalies in three quarters of them):
+ * The defaults, measured on two independent sets of labelled series.
+ *
+ * 1. tests/bench/anomaly-eval (300 gauge and 150 counter series of 2000 to 6000 samples: flat, daily
+ *    with heteroscedastic noise, random walks, AR(1); Gaussian, Student-t(3), Laplace noise; regular,
+ *    jittered and gappy timestamps; a fifth in whole steps; 1 to 3 injected anomalies in three
+ *    quarters of them):
  *
  *   `build-dev/tests/bench/anomaly-eval` (seeds 1..)       threshold 0.6   0.5
- *     gauges:   windows detected                            58.8%          70.8%
- *               points >= threshold outside windows         0.46 / 1000    1.00 / 1000
+ *     gauges:   windows detected                            58.8%          70.6%
+ *               points >= threshold outside windows         0.41 / 1000    1.11 / 1000
  *               alerts (AnomalyAlerter) outside windows     0.32 / 1000
- *               AUC (window's best vs normal points) 0.998, average precision 0.30
+ *               AUC (window's best vs normal points) 0.997, average precision 0.29
  *     counters: windows detected 96.5%, 0.09 / 1000 false points, AUC 1.000
- *   `anomaly-eval 300 150 5001` (other seeds): gauges 63.2% at 0.52 / 1000, counters 95.3% at 0.14 / 1000
+ *   `anomaly-eval 300 150 5001` (other seeds): gauges 62.5% at 0.39 / 1000, counters 95.3% at 0.14 / 1000
  *
- * By kind (gauges, 0.6): spikes 58% (6-12 noise units; heavy tails and random walks hide the
- * smaller ones), level shifts 57% (3-8 units), variance changes 86%, broken daily patterns 100%,
- * drifts 24% overall but 78% on flat series (a slow ramp on a random walk is not distinguishable
- * from the walk).
- * 0.6 is about one sample in 10^3.6 on a calibrated metric; hub-telemetryd may set another.
+ *    By kind (gauges, 0.6): spikes 57% (6-12 noise units; heavy tails and random walks hide the
+ *    smaller ones), level shifts 57% (3-8 units), variance changes 87%, broken daily patterns 100%,
+ *    drifts 24% overall (a slow ramp on a random walk is not distinguishable from the walk).
+ *
+ * 2. A realistic-telemetry corpus, hubguard-score with its defaults (server CPU, memory, disk, network, request rates, latencies,
+ *    temperatures, error counts; 5-minute, hourly and irregular sampling; daily and weekly cycles,
+ *    nightly jobs, real steps, stuck sensors, outages; NAB-style labelled windows), three seeds: the
+ *    third generated after the design, held out. NAB standard profile at the corpus-optimal
+ *    threshold / mean average precision / event F1 / points >= 0.6 outside windows per 1000:
+ *
+ *                                  seed 1                   seed 2                   seed 3 (held out)
+ *     state version 1 (527ec93)   -5.0 / .230 / .35 / 7.6  25.1 / .250 / .43 / 5.6  -4.5 / .236 / .40 / 7.5
+ *     these defaults              60.0 / .213 / .43 / 1.5  61.7 / .238 / .49 / 1.5  61.4 / .224 / .49 / 1.6
+ *     trailing-1000 z-score       29.0 / .215 / .24        33.5 / .223 / .27        29.7 / .214 / .23
+ *
+ *    (An independent harness, not in this tree: `python3 evaluate.py DIR --det
+ *    hg=bin:build-dev/src/score/hubguard-score`.)
+ *    The NAB-optimal thresholds are 0.69-0.73; at 0.6 a metric whose slow features wander (memory,
+ *    CPU) alarms more often than the score's nominal rarity (10^-3.6) says: about 1.5 false points
+ *    per 1000, about a third fewer at 0.7, at 3-5 points less recall. Left at 0.6 for the hub: a missed
+ *    attack costs more than a false alert, and hub-telemetryd may set another.
+ *
+ *    Each change left out in turn (mean NAB over the three seeds, 61.0 with all; held-out seed 3 in
+ *    brackets, 61.4): without the daily peak memory 34.0 (38.2), without the flat-line feature 55.9
+ *    (57.1), without the step reset 61.5 (60.4; event F1 .45 instead of .49, and an hour after a
+ *    50-sigma step it still scores 0.86: test_step_followed), without the soft knee 60.7 (61.2). In
+ *    (1) each is within 0.3 points of detection. Tried and left out: judging the level-shift feature
+ *    against its hour's peak (one real shift raised two alerts; 3-8 points fewer level shifts in
+ *    (1); -0.5 NAB), a weekday/weekend profile (measured by the harness's author as neutral once
+ *    the peak memory is in; 144 bytes of state).
  */
 void anomaly_settings_default(AnomalySettings *s, AnomalyKind kind) {
         *s = (AnomalySettings) {
