@@ -155,6 +155,8 @@ _Static_assert(F_SEASON + 1 == ANOMALY_FEATURES, "one tail per feature");
  * setting): there a run is normal. */
 #define FLAT_RATE_MIN 1e-3
 #define FLAT_RATE_MAX 0.98
+#define FLAT_Q90_MIN 0.05f
+#define FLAT_Q99_MIN 0.1f
 /* Bonferroni corrections for 2, 4, 5 and 6 features. */
 #define LOG10_2 0.30102999566398120
 #define LOG10_4 0.60205999132796240
@@ -658,13 +660,14 @@ static void peak_enter(AnomalyDetector *d, int b) {
  * maximum is not one: a metric sampled every second reaches its 1-in-3600 value every hour, and
  * remembering those would blunt every feature of a fast metric.
  */
-static double peak_judge(AnomalyDetector *d, int i, double z, double decay, double min_lp) {
+static inline double peak_judge(AnomalyDetector *d, int i, double z, double decay, double min_lp) {
         const AnomalyTail *tail = &d->tail[peak_feature[i]];
         double ref = PEAK_SHARE * d->peak_now[i] / tail->q99, judged = z, peak = d->peak_now[i] * (1.0 - decay);
 
         if (d->t_last - d->t_first >= DAY_S && ref > 1.0)
                 judged = z / ref;
-        if (z > peak && d->n >= d->settings.warmup && tail_log10p(tail, z) < min_lp)
+        /* (min_lp <= -1, which z <= q90 never reaches: the usual case skips the tail.) */
+        if (z > peak && z > tail->q90 && d->n >= d->settings.warmup && tail_log10p(tail, z) < min_lp)
                 peak = dmin(z, Z_MAX);
         d->peak_now[i] = (float) peak;
         return judged;
@@ -850,11 +853,13 @@ static void value_update(AnomalyDetector *d, double t, double dt, double x, Anom
                 d->flat_run = repeat ? d->flat_run + (d->flat_run < UINT32_MAX) : 0;
                 if (d->flat_run > 0)
                         zf = dmin(d->flat_run * -fast_log(dmax(d->flat_rate, FLAT_RATE_MIN)) * (1.0 / M_LN10), Z_MAX);
-                if (d->n >= d->settings.warmup && d->flat_rate < FLAT_RATE_MAX)
+                if (zf > 0.0 && d->n >= d->settings.warmup && d->flat_rate < FLAT_RATE_MAX)
                         lp_flat = tail_log10p(&d->flat_tail, zf);
                 wf = lp_flat < UNUSUAL_LOG10P ? UNUSUAL_WEIGHT : 1.0;
-                if (d->n >= 10)
-                        tail_learn(&d->flat_tail, zf, dmax(TAIL_STEP / 4 * wf, TAIL_EARLY * inv_n), 0.05f, 0.1f);
+                /* (z = 0 on a tail at its floors changes nothing: the usual case, skipped.) */
+                if (d->n >= 10 && (zf > 0.0 || d->flat_tail.q90 != FLAT_Q90_MIN || d->flat_tail.q99 != FLAT_Q99_MIN))
+                        tail_learn(&d->flat_tail, zf, dmax(TAIL_STEP / 4 * wf, TAIL_EARLY * inv_n), FLAT_Q90_MIN,
+                                   FLAT_Q99_MIN);
                 if (d->n > 0)
                         d->flat_rate = ewa(d->flat_rate, repeat ? 1.0 : 0.0, warm(inv_n, a[A_DEV] * wf));
         }
