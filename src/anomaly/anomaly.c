@@ -669,10 +669,10 @@ static void peak_enter(AnomalyDetector *d, int b) {
  */
 static inline double peak_judge(AnomalyDetector *d, int i, double z, double decay, double min_lp) {
         const AnomalyTail *tail = &d->tail[peak_feature[i]];
-        double ref = PEAK_SHARE * d->peak_now[i] / tail->q99, judged = z, peak = d->peak_now[i] * (1.0 - decay);
+        double ref = PEAK_SHARE * d->peak_now[i], judged = z, peak = d->peak_now[i] * (1.0 - decay);
 
-        if (d->t_last - d->t_first >= DAY_S && ref > 1.0)
-                judged = z / ref;
+        if (ref > tail->q99 && d->t_last - d->t_first >= DAY_S) /* (no division in the usual case) */
+                judged = z * tail->q99 / ref;
         /* (min_lp <= -1, which z <= q90 never reaches: the usual case skips the tail.) */
         if (z > peak && z > tail->q90 && d->n >= d->settings.warmup && tail_log10p(tail, z) < min_lp)
                 peak = dmin(z, Z_MAX);
