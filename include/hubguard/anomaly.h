@@ -20,7 +20,7 @@
  *                       (a nightly job) is learned as part of that hour.
  *   ANOMALY_KIND_COUNT  an event counter (failed logins, invalid messages, new sockets): the value is
  *                       the number of events since the previous sample (>= 0); surprise under the
- *                       learned rate, plus a fixed rule: more than rule_limit events within
+ *                       learned rate (per hour of day, with the season), plus a fixed rule: more than rule_limit events within
  *                       rule_window seconds always scores 1 with reason "rule".
  *
  * The first settings.warmup samples score 0 (reason "warm-up"); over the next as many, scores ramp up
@@ -58,7 +58,7 @@
 /* The version of the serialized state; a blob of another version is refused with -EPROTONOSUPPORT. */
 #define ANOMALY_STATE_VERSION 2
 
-/* An upper bound of the bytes a serialized detector takes, header included (852 in version 2). */
+/* An upper bound of the bytes a serialized detector takes, header included (956 in version 2). */
 #define ANOMALY_BLOB_SIZE_MAX 1536
 
 /* Daily profile bins (24: hourly). */
@@ -153,7 +153,7 @@ typedef struct AnomalyDetector {
         double seas_dev;                   /* mean absolute deviation from the daily profile */
         double last_value;                 /* the previous sample */
         double quantum;                    /* a low quantile of the non-zero changes: the resolution */
-        float season[ANOMALY_SEASON_BINS]; /* mean of (value - raw_slow) per hour of day */
+        float season[ANOMALY_SEASON_BINS]; /* mean of (value - raw_slow) per hour of day (count: events) */
         uint16_t season_n[ANOMALY_SEASON_BINS]; /* samples per bin, saturating */
         uint32_t season_changes;           /* bin changes seen */
         int32_t season_bin;                /* bin of the last sample, -1 before the first */
@@ -179,6 +179,9 @@ typedef struct AnomalyDetector {
         AnomalyTail flat_tail;
         double flat_rate;                  /* learned probability that a sample repeats the previous one */
         double peak_lp;                    /* log10 p of an event worth remembering at this interval */
+        /* count kind, since state version 2: season[] holds the events per hour of day */
+        float season_time[ANOMALY_SEASON_BINS]; /* the time seen per hour of day */
+        double fast_mu;                    /* the events expected in the short window */
 } AnomalyDetector;
 
 typedef struct AnomalyResult {
