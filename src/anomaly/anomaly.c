@@ -432,6 +432,8 @@ static void update_alphas(AnomalyDetector *d, double dt) {
                             (taus[i] * d->interval);
                 d->alpha[i] = decay_weight(x);
         }
+        if (d->settings.kind == ANOMALY_KIND_COUNT) /* its hourly rates */
+                d->alpha[A_SEASON] = decay_weight(dt / TAU_SEASON_S);
         d->cache_dt = dt;
         d->cache_interval = d->interval;
 }
@@ -947,6 +949,7 @@ static double count_surprise(double k, double mu, double disp) {
 static void count_update(AnomalyDetector *d, double t, double dt, double c, AnomalyResult *ret) {
         const double *a = d->alpha;
         double lambda, mu, mu_f, disp, s[2], lp, lp1, score, c_learn, keep, days = (d->t_last - d->t_first) / DAY_S;
+        double a_season = a[A_SEASON];
         int b = (int) season_pos(t);
         bool profile = d->settings.season == ANOMALY_SEASON_DAILY ? days >= 1.0
                      : d->settings.season == ANOMALY_SEASON_AUTO && days >= 2.0;
@@ -954,13 +957,16 @@ static void count_update(AnomalyDetector *d, double t, double dt, double c, Anom
         /* The learned rate, with a weak prior of 0.5 events per 10 intervals; the hour's. */
         lambda = (d->rate_events + 0.5) / (d->rate_time + 10.0 * d->interval);
         if (profile)
-                lambda = (d->season[b] + COUNT_PRIOR_EVENTS) / (d->season_time[b] + COUNT_PRIOR_EVENTS / lambda);
+                lambda = (d->season[b] + COUNT_PRIOR_EVENTS) * lambda /
+                         (d->season_time[b] * lambda + COUNT_PRIOR_EVENTS); /* (E + K) / (T + K / lambda) */
         disp = d->disp_den > 0.0 ? clamp(d->disp_num / d->disp_den, 1.0, 100.0) : 1.0;
         /* After a gap, the count may cover the whole gap (a counter's delta) or only one interval (a
          * series with missing rows): take the reading that explains it better. */
         if (dt > 2.0 * d->interval &&
-            count_surprise(c, lambda * d->interval, disp) < count_surprise(c, lambda * dt, disp))
+            count_surprise(c, lambda * d->interval, disp) < count_surprise(c, lambda * dt, disp)) {
                 dt = d->interval;
+                a_season = decay_weight(dt / TAU_SEASON_S);
+        }
         mu = lambda * dt;
 
         keep = 1.0 - a[A_COUNT_FAST];
@@ -991,7 +997,7 @@ static void count_update(AnomalyDetector *d, double t, double dt, double c, Anom
         d->disp_num = d->disp_num * keep + (c_learn - mu) * (c_learn - mu);
         d->disp_den = d->disp_den * keep + mu;
         if (d->settings.season != ANOMALY_SEASON_NONE) {
-                keep = 1.0 - decay_weight(dt / TAU_SEASON_S);
+                keep = 1.0 - a_season;
                 d->season[b] = (float) (d->season[b] * keep + c_learn);
                 d->season_time[b] = (float) (d->season_time[b] * keep + dt);
         }
