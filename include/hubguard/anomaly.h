@@ -7,16 +7,20 @@
  * One AnomalyDetector per metric: fixed size (at most 1 KiB, checked at compile time), no allocation,
  * constant time per sample, deterministic (same settings and samples give the same scores, bit for
  * bit). Each sample gets a score in [0, 1], a calibrated rarity against the metric's own history
- * (score = -log10(p) / 6, clamped, p the tail probability of the sample's most unusual feature after
- * a correction for the number of features looked at: 0.5 is about 1 in 1,000 samples, 1.0 is 1 in a
- * million or rarer), and the feature that made it unusual (AnomalyReason).
+ * (score = -log10(p) / 6, p the tail probability of the sample's most unusual feature after a
+ * correction for the number of features looked at: 0.5 is about 1 in 1,000 samples, 0.9 is 1 in
+ * 10^5.4; above 0.9 the score bends towards 1 without reaching it, so that rarer still ranks higher
+ * and only the count kind's fixed rule scores exactly 1), and the feature that made it unusual
+ * (AnomalyReason).
  *
  * Two kinds:
  *   ANOMALY_KIND_VALUE  a generic gauge (temperature, CPU, traffic rate): spikes, level shifts,
- *                       drifts, noise changes and breaks in a daily pattern.
+ *                       drifts, noise changes, flat lines (a stuck value; reason "variance") and
+ *                       breaks in a daily pattern; an event that recurs at the same hour every day
+ *                       (a nightly job) is learned as part of that hour.
  *   ANOMALY_KIND_COUNT  an event counter (failed logins, invalid messages, new sockets): the value is
  *                       the number of events since the previous sample (>= 0); surprise under the
- *                       learned rate, plus a fixed rule: more than rule_limit events within
+ *                       learned rate (per hour of day, with the season), plus a fixed rule: more than rule_limit events within
  *                       rule_window seconds always scores 1 with reason "rule".
  *
  * The first settings.warmup samples score 0 (reason "warm-up"); over the next as many, scores ramp up
@@ -52,9 +56,9 @@
 #define ANOMALY_STATE_MAX 1024
 
 /* The version of the serialized state; a blob of another version is refused with -EPROTONOSUPPORT. */
-#define ANOMALY_STATE_VERSION 1
+#define ANOMALY_STATE_VERSION 2
 
-/* An upper bound of the bytes a serialized detector takes, header included (752 in version 1). */
+/* An upper bound of the bytes a serialized detector takes, header included (956 in version 2). */
 #define ANOMALY_BLOB_SIZE_MAX 1536
 
 /* Daily profile bins (24: hourly). */
@@ -62,6 +66,9 @@
 
 /* Features tracked per value detector, each with its own calibration. */
 #define ANOMALY_FEATURES 5
+
+/* Features whose recent daily peaks are remembered per hour (spike, seasonal). */
+#define ANOMALY_PEAK_FEATURES 2
 
 /* Buckets of the count detector's sliding rule window. */
 #define ANOMALY_RULE_BUCKETS 16
@@ -131,7 +138,7 @@ typedef struct AnomalyDetector {
         double interval;                   /* typical sampling interval (s) in use: time constants scale with it */
         double interval_est;               /* its running estimate (a log-space median) */
         double cache_dt, cache_interval;   /* the alphas below are for this dt and interval */
-        double alpha[12];                  /* decay weights 1 - exp(-dt / tau) */
+        double alpha[13];                  /* decay weights 1 - exp(-dt / tau) */
 
         /* value kind */
         double pred1, pred8;               /* short-term predictors (levels, time constant 1 and 8 samples) */
@@ -146,7 +153,7 @@ typedef struct AnomalyDetector {
         double seas_dev;                   /* mean absolute deviation from the daily profile */
         double last_value;                 /* the previous sample */
         double quantum;                    /* a low quantile of the non-zero changes: the resolution */
-        float season[ANOMALY_SEASON_BINS]; /* mean of (value - raw_slow) per hour of day */
+        float season[ANOMALY_SEASON_BINS]; /* mean of (value - raw_slow) per hour of day (count: events) */
         uint16_t season_n[ANOMALY_SEASON_BINS]; /* samples per bin, saturating */
         uint32_t season_changes;           /* bin changes seen */
         int32_t season_bin;                /* bin of the last sample, -1 before the first */
@@ -162,6 +169,19 @@ typedef struct AnomalyDetector {
         uint32_t pad_;
         double rule_count[ANOMALY_RULE_BUCKETS]; /* events per bucket of rule_window / 16 seconds */
         AnomalyTail count_tail[2];
+
+        /* value kind, since state version 2 */
+        uint8_t peak_code[ANOMALY_PEAK_FEATURES][ANOMALY_SEASON_BINS]; /* recent peak z per hour, log-coded */
+        float peak_now[ANOMALY_PEAK_FEATURES]; /* the current hour's peaks, decoded */
+        int32_t peak_bin;                  /* hour of peak_now, -1 before the first sample */
+        int32_t step_run;                  /* consecutive residuals beyond STEP_K sigma, signed by side */
+        uint32_t flat_run;                 /* exact repeats of the value in a row */
+        AnomalyTail flat_tail;
+        double flat_rate;                  /* learned probability that a sample repeats the previous one */
+        double peak_lp;                    /* log10 p of an event worth remembering at this interval */
+        /* count kind, since state version 2: season[] holds the events per hour of day */
+        float season_time[ANOMALY_SEASON_BINS]; /* the time seen per hour of day */
+        double fast_mu;                    /* the events expected in the short window */
 } AnomalyDetector;
 
 typedef struct AnomalyResult {

@@ -4,7 +4,8 @@
  * hubguard-score: score a CSV time series with the detector of hub-telemetryd (man hubguard-score(1)).
  * stdin: `timestamp,value` with a header line; stdout: `timestamp,anomaly_score` (and the optional
  * columns), one line per row. The first malformed row stops the run: the rows before it have been
- * written, "hubguard-score: line N: <what>" goes to stderr, the exit status is 1.
+ * written, "hubguard-score: line N: <what>" goes to stderr, the exit status is 1. A timestamp going
+ * backwards is not malformed: it is taken as the previous one, with one warning.
  */
 
 #include <errno.h>
@@ -98,7 +99,8 @@ static void help(void) {
                "     --rule-window=S      count: the rule window in seconds (default %g, 1..86400)\n"
                "     --reason             Add a column reason: the feature that made the row unusual\n\n"
                "A malformed row stops the run with 'hubguard-score: line N: ...' and exit status 1;\n"
-               "the rows before it have been written. See hubguard-score(1).\n",
+               "the rows before it have been written. A timestamp before the previous one is taken\n"
+               "as the previous one (the first such row is reported on stderr). See hubguard-score(1).\n",
                v.warmup, c.rule_limit, c.rule_window);
 }
 
@@ -142,7 +144,7 @@ static int data_error(Output *o, unsigned long line, const char *what) {
 
 /* One complete line: parse, score, write. Returns 0, or an exit status. */
 static int process_line(ScoreCsv *csv, AnomalyDetector *d, Output *o, const char *line, size_t len,
-                        bool with_reason, double threshold) {
+                        bool with_reason, double threshold, bool *warned_backwards) {
         ScoreCsvRow row;
         AnomalyResult res;
         const char *err;
@@ -166,11 +168,17 @@ static int process_line(ScoreCsv *csv, AnomalyDetector *d, Output *o, const char
 
         r = anomaly_detector_update(d, row.t, row.value, &res);
         if (r == -ERANGE) {
-                char msg[128];
-
-                snprintf(msg, sizeof(msg), "timestamp goes backwards by %.6g s (more than the tolerance of %g s)",
-                         d->t_last - row.t, ANOMALY_TIME_TOLERANCE);
-                return data_error(o, csv->line, msg);
+                /* A timestamp further back than the tolerance (a clock step, a DST change in local
+                 * time) is not a malformed row: the sample is scored at the previous timestamp, and
+                 * the first such row is reported on stderr. */
+                if (!*warned_backwards) {
+                        fprintf(stderr,
+                                "hubguard-score: line %lu: timestamp goes backwards by %.6g s; taken as the previous "
+                                "timestamp (further such rows are not reported)\n",
+                                csv->line, d->t_last - row.t);
+                        *warned_backwards = true;
+                }
+                r = anomaly_detector_update(d, d->t_last, row.value, &res);
         }
         if (r == -EDOM)
                 return data_error(o, csv->line,
@@ -226,6 +234,7 @@ int main(int argc, char *argv[]) {
         AnomalyDetector d;
         ScoreCsv csv = {};
         bool with_reason = false, set_warmup = false, set_season = false, set_limit = false, set_window = false;
+        bool warned_backwards = false;
         double threshold = 0.0;
         AnomalyKind kind = ANOMALY_KIND_VALUE;
         size_t start = 0, end = 0;
@@ -307,7 +316,7 @@ int main(int argc, char *argv[]) {
                 nl = memchr(in + start, '\n', end - start);
                 if (nl) {
                         int r = process_line(&csv, &d, &out, in + start, (size_t) (nl - (in + start)), with_reason,
-                                             threshold);
+                                             threshold, &warned_backwards);
                         if (r != 0)
                                 return r;
                         start = (size_t) (nl - in) + 1;
@@ -315,7 +324,8 @@ int main(int argc, char *argv[]) {
                 }
                 if (eof) {
                         if (end > start) { /* a last line without LF */
-                                int r = process_line(&csv, &d, &out, in + start, end - start, with_reason, threshold);
+                                int r = process_line(&csv, &d, &out, in + start, end - start, with_reason, threshold,
+                                                     &warned_backwards);
                                 if (r != 0)
                                         return r;
                         }
