@@ -360,7 +360,9 @@ int decl_load(const char *confdir, DeclSet *ret) {
                                 break;
                         }
                         s.apps = apps;
-                        memcpy(s.categories + s.n_categories, a.categories, a.n_categories * sizeof *c);
+                        /* A file may declare no category (only [Erase] or [Reset]): nothing to copy. */
+                        if (a.n_categories > 0)
+                                memcpy(s.categories + s.n_categories, a.categories, a.n_categories * sizeof *c);
                         s.n_categories += a.n_categories;
                         s.apps[s.n_apps++] = a;
                 }

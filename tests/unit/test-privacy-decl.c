@@ -121,6 +121,17 @@ static void test_load(void **state) {
         assert_int_equal(s.n_categories, privacy_n_builtin_categories + 2);
         assert_string_equal(s.categories[privacy_n_builtin_categories + 1].name, "door-faces");
         decl_set_free(&s);
+
+        /* A file with no [Category] at all (only what to erase) is an app too (it once made UBSan abort). */
+        _cleanup_free_ char *f4 = path_join(d, "cacheonly.conf");
+        write_string_or_die(f4, "[Reset]\nPath=/var/lib/cacheonly/cache\n");
+        assert_int_equal(decl_load(dir, &s), 0);
+        assert_int_equal(s.n_apps, 2);
+        assert_string_equal(s.apps[0].name, "cacheonly");
+        assert_int_equal(s.apps[0].n_categories, 0);
+        assert_int_equal(s.apps[0].n_reset_paths, 1);
+        assert_int_equal(s.n_categories, privacy_n_builtin_categories + 2);
+        decl_set_free(&s);
 }
 
 int main(void) {
