@@ -40,6 +40,7 @@
 #include "config.h"
 #include "hubguard/fileio.h"
 #include "hubguard/log.h"
+#include "hubguard/validate.h"
 #include "privacyd-decl.h"
 
 #define REQUEST_MAX 256
@@ -286,9 +287,16 @@ static int drop_to(const char *user) {
 
         if (!pw)
                 return -ESRCH;
+        /* User= is not root by name; nor may it be root by number (a second uid-0 account). */
+        if (pw->pw_uid == 0 || pw->pw_gid == 0)
+                return -EPERM;
+        /* Groups, then gid, then uid (after setresuid() there is no right left to change the others). */
         if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
             setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
                 return -errno;
+        /* And it holds: there is no way back to root. */
+        if (setresuid(0, 0, 0) >= 0 || geteuid() != pw->pw_uid || getegid() != pw->pw_gid)
+                return -EPERM;
         if (chdir("/") < 0)
                 return -errno;
         return 0;
@@ -779,7 +787,17 @@ static int read_request(int dirfd, const char *name, char *buf, size_t size) {
         if (n <= 0)
                 return -EIO;
         buf[n] = '\0';
-        return 0;
+        /* Text, not a NUL in the middle hiding what follows from the parser. */
+        return strlen(buf) == (size_t) n ? 0 : -EBADMSG;
+}
+
+/* Is buf exactly "OP A1\n" (a2 NULL) or "OP A1 A2\n", as hub-privacyd writes it: one space, one line? */
+static bool request_is_canonical(const char *buf, const char *op, const char *a1, const char *a2) {
+        char canon[REQUEST_MAX + 1];
+
+        if (snprintf(canon, sizeof canon, "%s %s%s%s\n", op, a1, a2 ? " " : "", strempty(a2)) >= (int) sizeof canon)
+                return false;
+        return streq(buf, canon);
 }
 
 static int process(const DeclSet *decl) {
@@ -817,23 +835,27 @@ static int process(const DeclSet *decl) {
                 done++;
                 k = read_request(dirfd, de->d_name, buf, sizeof buf);
                 if (k < 0) {
-                        log_warning("Refused request file '%s/%s': not a regular file of %s's under %d bytes.", reqdir,
-                                    de->d_name, PRIVACY_USER, REQUEST_MAX);
+                        log_warning("Refused request file '%s/%s': not a regular text file of %s's under %d bytes.",
+                                    reqdir, string_is_safe(de->d_name, 255) ? de->d_name : "?", PRIVACY_USER,
+                                    REQUEST_MAX);
                         (void) unlinkat(dirfd, de->d_name, 0);
                         continue;
                 }
                 fields = sscanf(buf, "%31s %79s %79s %7s", op, a1, a2, extra);
                 if (fields == 3 && streq(op, "erase-subject") && is_hex(a1, PRIVACY_SUBJECT_ID_LEN) &&
-                    is_hex(a2, PRIVACY_REQUEST_ID_LEN)) {
+                    is_hex(a2, PRIVACY_REQUEST_ID_LEN) && request_is_canonical(buf, op, a1, a2)) {
                         k = op_erase_subject(decl, a1, a2, resdir);
-                } else if (fields == 2 && streq(op, "factory-reset") && is_hex(a1, PRIVACY_REQUEST_ID_LEN)) {
+                } else if (fields == 2 && streq(op, "factory-reset") && is_hex(a1, PRIVACY_REQUEST_ID_LEN) &&
+                           request_is_canonical(buf, op, a1, NULL)) {
                         /* The request goes with the privacy state directory, the reset's last step. */
                         k = op_factory_reset(decl, a1);
                         (void) unlinkat(dirfd, de->d_name, 0);
                         r = k < 0 ? k : r;
                         break;
                 } else {
-                        log_warning("Refused request '%s': not one of the operations this helper performs.", de->d_name);
+                        /* The name is hub-privacy's choice: logged only if it is plain text (no forged lines). */
+                        log_warning("Refused request '%s': not one of the operations this helper performs.",
+                                    string_is_safe(de->d_name, 255) ? de->d_name : "?");
                         k = 0;
                 }
                 if (k >= 0)

@@ -395,6 +395,15 @@ printf 'reboot now\n' >"$pstate/requests/other.req" && chown hub-privacy: "$psta
 "$HELPER" --state-root="$HUBGUARD_STATE_DIR" --config-dir="$HUBGUARD_CONFIG_DIR" --no-systemctl 2>>"$HUBGUARD_LOG_DIR/helper.log"
 it_ok "an operation outside the closed list is refused" grep -q "Refused request 'other.req': not one of the operations" "$HUBGUARD_LOG_DIR/helper.log"
 it_is "... with nothing done" "$n_subjects 0" "$("$HUBCTL" data subjects --json | jq length) $(ls "$pstate/requests" | wc -l)"
+fake=$(openssl rand -hex 16)
+printf 'erase-subject %s %s\n\0factory-reset\n' "$B" "$fake" >"$pstate/requests/nul.req"
+printf '  erase-subject\t%s  %s' "$B" "$fake" >"$pstate/requests/loose.req"
+chown hub-privacy: "$pstate"/requests/*.req
+"$HELPER" --state-root="$HUBGUARD_STATE_DIR" --config-dir="$HUBGUARD_CONFIG_DIR" --no-systemctl 2>>"$HUBGUARD_LOG_DIR/helper.log"
+it_is "a request with a NUL hiding more, or not in the one form hub-privacyd writes, is refused and removed" \
+        "0 0" "$(ls "$pstate/requests" | wc -l) $(ls "$pstate/results" | grep -c "$fake")"
+it_ok "... and a request file name is logged only as plain text" \
+        grep -q "Refused request 'loose.req': not one of the operations" "$HUBGUARD_LOG_DIR/helper.log"
 
 # a factory reset reads hub-privacy's subjects as hub-privacy: a privacy.db that hub-privacy links to a
 # root-only database is not read with root's rights (a scratch state root, so nothing else is reset)
