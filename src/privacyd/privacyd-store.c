@@ -287,8 +287,21 @@ static int decrypt_blob(const unsigned char *key, const char *ad, const void *bl
         return 0;
 }
 
-static void record_ad(const char *subject, const char *category, char buf[static 128]) {
-        (void) snprintf(buf, 128, "record/%s/%s", subject, category);
+/*
+ * A record's contents are bound to its subject, its row id and its category: a blob copied to another
+ * subject, another record of the same subject (same category or not) or relabelled does not open.
+ * (No release has carried the store without the id, so there is no older form to read.)
+ */
+static void record_ad(const char *subject, int64_t id, const char *category, char buf[static 128]) {
+        (void) snprintf(buf, 128, "record/%s/%" PRIi64 "/%s", subject, id, category);
+}
+
+/* Plaintext we decrypted is wiped before its memory goes back. */
+static void free_erase(char *p, size_t len) {
+        if (!p)
+                return;
+        sodium_memzero(p, len);
+        free(p);
 }
 
 static void label_ad(const char *subject, char buf[static 128]) {
@@ -380,10 +393,9 @@ int privacy_subjects_foreach(PrivacyStore *s, PrivacySubjectCb cb, void *userdat
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 const char *id = (const char *) sqlite3_column_text(st, 0);
-                _cleanup_free_ char *label = NULL;
                 unsigned char *key = NULL;
-                char ad[128];
-                size_t len;
+                char ad[128], *label = NULL;
+                size_t len = 0;
 
                 if (!privacy_subject_id_is_valid(id))
                         return -EBADMSG;
@@ -404,6 +416,7 @@ int privacy_subjects_foreach(PrivacyStore *s, PrivacySubjectCb cb, void *userdat
                                .bytes = (uint64_t) MAX(sqlite3_column_int64(st, 4), 0),
                        },
                        userdata);
+                free_erase(label, len);
                 if (r < 0)
                         return r;
         }
@@ -442,8 +455,9 @@ int privacy_record_store(PrivacyStore *s, const char *subject, const PrivacyCate
         _cleanup_free_ char *rcpt = NULL;
         unsigned char *key = NULL;
         uint64_t expires;
-        size_t blob_len;
+        size_t blob_len = 0;
         char ad[128];
+        int64_t id = 0;
         int r, rc;
 
         if (!cat || len > PRIVACY_RECORD_MAX || !utf8_is_valid(data, len) || n_recipients > PRIVACY_RECIPIENTS_MAX ||
@@ -468,20 +482,25 @@ int privacy_record_store(PrivacyStore *s, const char *subject, const PrivacyCate
         r = subject_key_load(s, subject, &key);
         if (r < 0)
                 return r;
-        record_ad(subject, cat->name, ad);
-        r = encrypt_blob(key, ad, data, len, &blob, &blob_len);
-        sodium_free(key);
-        if (r < 0)
-                return r;
 
         r = begin(s);
-        if (r < 0)
+        if (r < 0) {
+                sodium_free(key);
                 return r;
+        }
+        /* The id is chosen here, under the write lock, so that it can be in the associated data. */
+        r = db_query_int64(s->db, "SELECT coalesce(max(id), 0) + 1 FROM record", &id);
+        if (r >= 0) {
+                record_ad(subject, id, cat->name, ad);
+                r = encrypt_blob(key, ad, data, len, &blob, &blob_len);
+        }
+        sodium_free(key);
         /* The limits are checked and the counters moved in the transaction that adds the row. */
-        r = prepare(s,
-                    "UPDATE subject SET records = records + 1, bytes = bytes + ?2 "
-                    "WHERE id = ?1 AND records < ?3 AND bytes + ?2 <= ?4",
-                    &st);
+        if (r >= 0)
+                r = prepare(s,
+                            "UPDATE subject SET records = records + 1, bytes = bytes + ?2 "
+                            "WHERE id = ?1 AND records < ?3 AND bytes + ?2 <= ?4",
+                            &st);
         if (r >= 0) {
                 (void) sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
                 (void) sqlite3_bind_int64(st, 2, (sqlite3_int64) len);
@@ -495,7 +514,7 @@ int privacy_record_store(PrivacyStore *s, const char *subject, const PrivacyCate
         if (r >= 0)
                 r = prepare(s,
                             "INSERT INTO record (subject, category, purpose, recipients, retention_sec, created_usec, "
-                            "expires_usec, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                            "expires_usec, data, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                             &st);
         if (r >= 0) {
                 (void) sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
@@ -506,11 +525,12 @@ int privacy_record_store(PrivacyStore *s, const char *subject, const PrivacyCate
                 (void) sqlite3_bind_int64(st, 6, (sqlite3_int64) now_usec);
                 (void) sqlite3_bind_int64(st, 7, (sqlite3_int64) expires);
                 (void) sqlite3_bind_blob(st, 8, blob, (int) blob_len, SQLITE_STATIC);
+                (void) sqlite3_bind_int64(st, 9, id);
                 rc = sqlite3_step(st);
                 r = rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
         }
         if (r >= 0 && ret_id)
-                *ret_id = sqlite3_last_insert_rowid(s->db);
+                *ret_id = id;
         return commit_or_rollback(s, r);
 }
 
@@ -537,15 +557,14 @@ int privacy_records_foreach(PrivacyStore *s, const char *subject, const char *ca
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 const char *cat = (const char *) sqlite3_column_text(st, 1);
-                _cleanup_free_ char *data = NULL;
-                char ad[128];
-                size_t len;
+                char ad[128], *data = NULL;
+                size_t len = 0;
 
                 if (!cat || !identifier_is_valid(cat, PRIVACY_CATEGORY_MAX)) {
                         r = -EBADMSG;
                         break;
                 }
-                record_ad(subject, cat, ad);
+                record_ad(subject, sqlite3_column_int64(st, 0), cat, ad);
                 r = decrypt_blob(key, ad, sqlite3_column_blob(st, 7), (size_t) sqlite3_column_bytes(st, 7), &data,
                                  &len);
                 if (r < 0)
@@ -563,6 +582,7 @@ int privacy_records_foreach(PrivacyStore *s, const char *subject, const char *ca
                                .len = len,
                        },
                        userdata);
+                free_erase(data, len);
                 if (r < 0)
                         break;
         }

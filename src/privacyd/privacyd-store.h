@@ -6,7 +6,8 @@
  *
  * Subjects (household members) have random ids. Everything personal about a subject (its label,
  * the contents of its records) is encrypted at rest with XChaCha20-Poly1305 under the subject's
- * own 32-byte key; that key is stored only wrapped (seal.h) under the domain's master key. What is
+ * own 32-byte key (associated data: the subject, and for a record its id and category, so rows
+ * cannot be swapped); that key is stored only wrapped (seal.h) under the domain's master key. What is
  * kept in clear is what the inventory must show: category, purpose, recipients, retention, times.
  *
  * Erasure is crypto-shredding first, deletion second: the wrapped key row goes in its own

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -192,6 +193,52 @@ static void test_wrong_master_key(void **state) {
         snprintf(sql, sizeof sql, "UPDATE record SET subject = '%s'", b);
         assert_int_equal(db_exec(f->db, sql), 0);
         assert_int_equal(privacy_records_foreach(&f->s, b, NULL, collect, &c), -EBADMSG);
+}
+
+/* The associated data names the record too: rows of one subject cannot be swapped or relabelled. */
+static void test_records_bound_to_their_row(void **state) {
+        Fixture *f = *state;
+        char a[PRIVACY_SUBJECT_ID_LEN + 1];
+        int64_t r1, r2;
+        Collect c = {};
+        char sql[256];
+
+        assert_int_equal(privacy_subject_create(&f->s, "A", T0, a), 0);
+        r1 = store(f, a, "presence", "left at 08:00", T0);
+        r2 = store(f, a, "presence", "home at 18:00", T0);
+        assert_int_equal(privacy_records_foreach(&f->s, a, NULL, collect, &c), 0);
+        assert_int_equal(c.n, 2);
+
+        /* Same subject, same category, contents swapped between the two rows. */
+        snprintf(sql, sizeof sql,
+                 "DROP TABLE IF EXISTS temp.t; CREATE TEMP TABLE t AS SELECT id, data FROM record; "
+                 "UPDATE record SET data = (SELECT data FROM t WHERE t.id = CASE record.id WHEN %" PRIi64
+                 " THEN %" PRIi64 " ELSE %" PRIi64 " END)",
+                 r1, r2, r1);
+        assert_int_equal(db_exec(f->db, sql), 0);
+        c = (Collect) {};
+        assert_int_equal(privacy_records_foreach(&f->s, a, NULL, collect, &c), -EBADMSG);
+        assert_int_equal(c.n, 0);
+        /* Swapped back it opens; then a copy under a new id does not. */
+        assert_int_equal(db_exec(f->db, sql), 0);
+        c = (Collect) {};
+        assert_int_equal(privacy_records_foreach(&f->s, a, NULL, collect, &c), 0);
+        assert_int_equal(c.n, 2);
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO record (subject, category, purpose, recipients, retention_sec, created_usec, "
+                 "expires_usec, data) SELECT subject, category, purpose, recipients, retention_sec, created_usec, "
+                 "expires_usec, data FROM record WHERE id = %" PRIi64,
+                 r1);
+        assert_int_equal(db_exec(f->db, sql), 0);
+        c = (Collect) {};
+        assert_int_equal(privacy_records_foreach(&f->s, a, NULL, collect, &c), -EBADMSG);
+        snprintf(sql, sizeof sql, "DELETE FROM record WHERE id > %" PRIi64, r2);
+        assert_int_equal(db_exec(f->db, sql), 0);
+        /* Relabelled to another category. */
+        snprintf(sql, sizeof sql, "UPDATE record SET category = 'device-events' WHERE id = %" PRIi64, r1);
+        assert_int_equal(db_exec(f->db, sql), 0);
+        c = (Collect) {};
+        assert_int_equal(privacy_records_foreach(&f->s, a, NULL, collect, &c), -EBADMSG);
 }
 
 static void test_erase(void **state) {
@@ -385,6 +432,7 @@ int main(void) {
                 FIXTURE_TEST(test_subject_and_records),
                 FIXTURE_TEST(test_store_refuses),
                 FIXTURE_TEST(test_wrong_master_key),
+                FIXTURE_TEST(test_records_bound_to_their_row),
                 FIXTURE_TEST(test_erase),
                 FIXTURE_TEST(test_erase_resume),
                 FIXTURE_TEST(test_export),
