@@ -280,7 +280,7 @@ static void collect_one(PrivacyManager *m, const char *dir, const char *name) {
         stores = o ? json_dumps(json_object_get(o, "stores"), JSON_COMPACT) : NULL;
         json_decref(o);
         r = stores ? privacy_receipt_merge_stores(&m->store, id, stores) : -EBADMSG;
-        if (r == -ENOENT)
+        if (r == -ENXIO)
                 return; /* its erase is not finished yet: kept for the next look */
         if (r < 0)
                 log_warning_errno(r, "Cannot take the helper's result '%s': %m", path);

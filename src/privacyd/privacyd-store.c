@@ -473,7 +473,7 @@ int privacy_record_store(PrivacyStore *s, const char *subject, const PrivacyCate
 
         r = privacy_subject_exists(s, subject);
         if (r <= 0)
-                return r < 0 ? r : -ENOENT;
+                return r < 0 ? r : -ESRCH;
         if (cat->consent[0]) {
                 r = privacy_consent_get(s, subject, cat->consent);
                 if (r <= 0)
@@ -542,7 +542,7 @@ int privacy_records_foreach(PrivacyStore *s, const char *subject, const char *ca
 
         r = privacy_subject_exists(s, subject);
         if (r <= 0)
-                return r < 0 ? r : -ENOENT;
+                return r < 0 ? r : -ESRCH;
         r = prepare(s,
                     "SELECT id, category, purpose, recipients, retention_sec, created_usec, expires_usec, data "
                     "FROM record WHERE subject = ?1 AND (?2 IS NULL OR category = ?2) ORDER BY id",
@@ -675,11 +675,11 @@ int privacy_export(PrivacyStore *s, const char *subject, uint64_t now_usec, FILE
 
         r = privacy_subject_exists(s, subject);
         if (r <= 0)
-                return r < 0 ? r : -ENOENT;
+                return r < 0 ? r : -ESRCH;
         r = privacy_subjects_foreach(s, find_subject, &sf);
         if (r < 0 || !sf.found) {
                 json_decref(sf.found);
-                return r < 0 ? r : -ENOENT;
+                return r < 0 ? r : -ESRCH;
         }
         consents = json_array();
         r = consents ? privacy_consents_foreach(s, subject, export_consent, consents) : -ENOMEM;
@@ -775,7 +775,7 @@ int privacy_consent_set(PrivacyStore *s, const char *subject, const char *purpos
                 return -EINVAL;
         r = privacy_subject_exists(s, subject);
         if (r <= 0)
-                return r < 0 ? r : -ENOENT;
+                return r < 0 ? r : -ESRCH;
         r = begin(s);
         if (r < 0)
                 return r;
@@ -867,7 +867,7 @@ int privacy_erase_begin(PrivacyStore *s, const char *subject, const char *reason
 
         r = privacy_subject_exists(s, subject);
         if (r <= 0)
-                return r < 0 ? r : -ENOENT;
+                return r < 0 ? r : -ESRCH;
         random_hex(ret_request_id, PRIVACY_REQUEST_ID_LEN);
         /* The journal entry is committed (synchronous=FULL) before anything is destroyed. */
         r = prepare(s,
@@ -883,7 +883,7 @@ int privacy_erase_begin(PrivacyStore *s, const char *subject, const char *reason
         (void) sqlite3_bind_int64(st, 5, (sqlite3_int64) now_usec);
         r = step_done(st);
         if (r >= 0 && sqlite3_changes(s->db) != 1)
-                r = -ENOENT;
+                r = -ESRCH;
         return r;
 }
 
@@ -899,7 +899,7 @@ int privacy_erase_run(PrivacyStore *s, const char *request_id, const char *extra
         (void) sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
-                return -ENOENT;
+                return -ENXIO;
         if (rc != SQLITE_ROW)
                 return errno_from_sqlite(rc);
         subject = strdup((const char *) sqlite3_column_text(st, 0));
@@ -1047,7 +1047,7 @@ int privacy_receipt_merge_stores(PrivacyStore *s, const char *request_id, const 
         rc = sqlite3_step(st);
         if (rc != SQLITE_ROW) {
                 json_decref(add);
-                return rc == SQLITE_DONE ? -ENOENT : errno_from_sqlite(rc);
+                return rc == SQLITE_DONE ? -ENXIO : errno_from_sqlite(rc);
         }
         have = json_loads((const char *) sqlite3_column_text(st, 0), 0, NULL);
         sqlite3_finalize(TAKE_PTR(st));
@@ -1102,7 +1102,7 @@ int privacy_receipt_json(PrivacyStore *s, const char *request_id, char **ret) {
         (void) sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
-                return -ENOENT;
+                return -ENXIO;
         if (rc != SQLITE_ROW)
                 return errno_from_sqlite(rc);
         stores = json_loads((const char *) sqlite3_column_text(st, 7), 0, NULL);

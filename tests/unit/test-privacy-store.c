@@ -13,6 +13,7 @@
 #include "common.h"
 #include "hubguard/db.h"
 #include "hubguard/seal.h"
+#include "privacyd-manager.h"
 #include "privacyd-store.h"
 
 /* 2025-01-01 in microseconds. */
@@ -163,7 +164,7 @@ static void test_store_refuses(void **state) {
                          -EINVAL);
         assert_int_equal(privacy_record_store(&f->s, "0123456789abcdef0123456789abcdef", cat(f, "presence"), NULL,
                                               NULL, 0, UINT64_MAX, "x", 1, T0, &id),
-                         -ENOENT);
+                         -ESRCH);
         /* Optional processing: refused until consent is granted. */
         assert_int_equal(privacy_record_store(&f->s, a, cat(f, "usage-analytics"), NULL, NULL, 0, UINT64_MAX, "x", 1,
                                               T0, &id),
@@ -257,8 +258,8 @@ static void test_erase(void **state) {
         assert_int_equal(privacy_erase_begin(&f->s, a, "test", 0, T0, req), 0);
         /* From the journal entry on, the subject is gone for every API. */
         assert_int_equal(privacy_subject_exists(&f->s, a), 0);
-        assert_int_equal(privacy_records_foreach(&f->s, a, NULL, collect, &(Collect) {}), -ENOENT);
-        assert_int_equal(privacy_erase_begin(&f->s, a, "test", 0, T0, req), -ENOENT);
+        assert_int_equal(privacy_records_foreach(&f->s, a, NULL, collect, &(Collect) {}), -ESRCH);
+        assert_int_equal(privacy_erase_begin(&f->s, a, "test", 0, T0, req), -ESRCH);
 
         assert_int_equal(privacy_erase_run(&f->s, req, NULL, T0 + 1), 0);
         assert_int_equal(count(f, "SELECT count(*) FROM erase_job"), 0);
@@ -268,7 +269,7 @@ static void test_erase(void **state) {
         assert_int_equal(count(f, "SELECT count(*) FROM consent_log"), 0);
         assert_int_equal(n_records(f, b), 3);
         /* Running it again changes nothing and fails cleanly. */
-        assert_int_equal(privacy_erase_run(&f->s, req, NULL, T0 + 2), -ENOENT);
+        assert_int_equal(privacy_erase_run(&f->s, req, NULL, T0 + 2), -ENXIO);
 
         assert_int_equal(privacy_receipt_json(&f->s, req, &receipt), 0);
         o = json_loads(receipt, 0, NULL);
@@ -343,7 +344,7 @@ static void test_export(void **state) {
         free(buf);
 
         out = open_memstream(&buf, &len);
-        assert_int_equal(privacy_export(&f->s, "0123456789abcdef0123456789abcdef", T0, out), -ENOENT);
+        assert_int_equal(privacy_export(&f->s, "0123456789abcdef0123456789abcdef", T0, out), -ESRCH);
         fclose(out);
         free(buf);
 }
@@ -418,6 +419,40 @@ static void test_bounded_logs(void **state) {
         assert_int_equal(count(f, "SELECT count(*) FROM receipt WHERE cloud = 'to-request'"), 2);
 }
 
+/* "Not there" is told from a failure: an ENOENT from SQLite (SQLITE_CANTOPEN) is no "unknown subject". */
+static void test_store_error_names(void **state) {
+        static const struct {
+                int r;
+                const char *name;
+        } cases[] = {
+                { -ESRCH, "org.hubguard.privacy1.UnknownSubject" },
+                { -ENXIO, "org.hubguard.privacy1.NoSuchReceipt" },
+                { -ENOKEY, "org.hubguard.privacy1.ConsentRequired" },
+                { -EDQUOT, "org.hubguard.privacy1.LimitReached" },
+                { -ENOENT, SD_BUS_ERROR_FILE_NOT_FOUND },
+                { -EIO, SD_BUS_ERROR_IO_ERROR },
+        };
+        char a[PRIVACY_SUBJECT_ID_LEN + 1];
+        Fixture *f;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                assert_true(privacy_store_error(cases[i].r, "0123456789abcdef0123456789abcdef", &e) < 0);
+                assert_string_equal(e.name, cases[i].name);
+                sd_bus_error_free(&e);
+        }
+        /* And the store says "not there" with those errnos. */
+        assert_int_equal(fixture_setup((void **) &f), 0);
+        assert_int_equal(privacy_subject_create(&f->s, "A", T0, a), 0);
+        assert_int_equal(privacy_records_foreach(&f->s, "0123456789abcdef0123456789abcdef", NULL, collect,
+                                                 &(Collect) {}),
+                         -ESRCH);
+        assert_int_equal(privacy_receipt_json(&f->s, "0123456789abcdef0123456789abcdef", &(char *) { NULL }),
+                         -ENXIO);
+        assert_int_equal(fixture_teardown((void **) &f), 0);
+}
+
 static void test_cloud_state_names(void **state) {
         for (PrivacyCloudState s = 0; s < _PRIVACY_CLOUD_MAX; s++)
                 assert_int_equal(privacy_cloud_state_from_string(privacy_cloud_state_to_string(s)), s);
@@ -440,6 +475,7 @@ int main(void) {
                 FIXTURE_TEST(test_expire),
                 FIXTURE_TEST(test_bounded_logs),
                 cmocka_unit_test(test_cloud_state_names),
+                cmocka_unit_test(test_store_error_names),
         };
 
         return cmocka_run_group_tests_name("privacy-store", tests, NULL, NULL);
