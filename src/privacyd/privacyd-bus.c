@@ -113,6 +113,8 @@ static int method_create_subject(sd_bus_message *msg, void *userdata, sd_bus_err
         const char *label;
         int r;
 
+        /* A label is a person's name: wiped with the message, like a record. */
+        (void) sd_bus_message_sensitive(msg);
         r = sd_bus_message_read(msg, "s", &label);
         if (r < 0)
                 return r;
@@ -143,6 +145,8 @@ static int method_list_subjects(sd_bus_message *msg, void *userdata, sd_bus_erro
         if (r < 0)
                 return r;
         r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_sensitive(reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(sstt)");
         if (r >= 0)
