@@ -416,11 +416,12 @@ static int method_inventory(sd_bus_message *msg, void *userdata, sd_bus_error *e
 static int method_export(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         PrivacyManager *m = manager(userdata);
         _cleanup_close_ int fd = -EBADF;
+        char iobuf[BUFSIZ];
         _cleanup_fclose_ FILE *f = NULL;
         const char *subject;
         uid_t uid;
         off_t size;
-        int r;
+        int r, k;
 
         r = sd_bus_message_read(msg, "s", &subject);
         if (r < 0)
@@ -442,13 +443,17 @@ static int method_export(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         f = fdopen(fcntl(fd, F_DUPFD_CLOEXEC, 3), "w");
         if (!f)
                 return sd_bus_error_set_errnof(error, errno, "Cannot make the export file: %m");
+        /* stdio's buffer holds decrypted text: ours, so that it is wiped once the file is closed. */
+        (void) setvbuf(f, iobuf, _IOFBF, sizeof iobuf);
         r = privacy_export(&m->store, subject, privacy_now_usec(), f);
+        k = fclose(TAKE_PTR(f)) != 0 ? -errno : 0;
+        explicit_erase(iobuf, sizeof iobuf);
         if (r == -ESRCH)
                 return privacy_store_error(r, subject, error);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Cannot export the subject's data: %m");
-        if (fclose(TAKE_PTR(f)) != 0)
-                return sd_bus_error_set_errnof(error, errno, "Cannot write the export file: %m");
+        if (k < 0)
+                return sd_bus_error_set_errnof(error, k, "Cannot write the export file: %m");
         size = lseek(fd, 0, SEEK_END);
         if (size < 0 || (uint64_t) size > PRIVACY_EXPORT_MAX_BYTES)
                 return sd_bus_error_setf(error, HUB_BUS_ERROR_NO_SPACE, "The export is larger than %llu MiB.",

@@ -360,6 +360,10 @@ static int setup_helper_dirs(PrivacyManager *m) {
 
 /* ---- set-up ---- */
 
+static void json_erase_free(void *p) {
+        (void) erase_and_free(p);
+}
+
 static int privacy_setup(HubDaemon *d) {
         PrivacyManager *m;
         char path[PATH_MAX];
@@ -371,6 +375,8 @@ static int privacy_setup(HubDaemon *d) {
                 return log_error_errno(errno, "Failed to make the process non-dumpable: %m");
         if (sodium_init() < 0)
                 return log_error_errno(EIO, "libsodium failed to initialise.");
+        /* Labels and records pass through JSON values (export, receipts): wiped when jansson frees them. */
+        json_set_alloc_funcs(malloc, json_erase_free);
         m = calloc(1, sizeof *m);
         if (!m)
                 return log_oom();

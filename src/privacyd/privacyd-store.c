@@ -296,13 +296,6 @@ static void record_ad(const char *subject, int64_t id, const char *category, cha
         (void) snprintf(buf, 128, "record/%s/%" PRIi64 "/%s", subject, id, category);
 }
 
-/* Plaintext we decrypted is wiped before its memory goes back. */
-static void free_erase(char *p, size_t len) {
-        if (!p)
-                return;
-        sodium_memzero(p, len);
-        free(p);
-}
 
 static void label_ad(const char *subject, char buf[static 128]) {
         (void) snprintf(buf, 128, "label/%s", subject);
@@ -416,7 +409,7 @@ int privacy_subjects_foreach(PrivacyStore *s, PrivacySubjectCb cb, void *userdat
                                .bytes = (uint64_t) MAX(sqlite3_column_int64(st, 4), 0),
                        },
                        userdata);
-                free_erase(label, len);
+                erase_and_free(label); /* plaintext: wiped before it goes back */
                 if (r < 0)
                         return r;
         }
@@ -582,7 +575,7 @@ int privacy_records_foreach(PrivacyStore *s, const char *subject, const char *ca
                                .len = len,
                        },
                        userdata);
-                free_erase(data, len);
+                erase_and_free(data); /* plaintext: wiped before it goes back */
                 if (r < 0)
                         break;
         }
@@ -608,10 +601,12 @@ static int dump_value(FILE *f, json_t *v) {
         else if (n <= sizeof buf)
                 r = fwrite(buf, 1, n, f) == n ? 0 : -EIO;
         else {
-                _cleanup_free_ char *big = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                _cleanup_erase_free_ char *big = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 
                 r = !big ? -ENOMEM : fputs(big, f) >= 0 ? 0 : -EIO;
         }
+        /* The record's decrypted text was in it. */
+        explicit_erase(buf, MIN(n, sizeof buf));
         json_decref(v);
         return r;
 }
