@@ -282,13 +282,9 @@ int decl_parse(const char *name, const char *file, const char *text, const Priva
         return 0;
 }
 
-/* fd (or else path, followed) is root's and not writable by group or others. */
-static bool decl_is_roots(int fd, const char *path) {
-        struct stat st;
-
-        if ((fd >= 0 ? fstat(fd, &st) : stat(path, &st)) < 0)
-                return false;
-        return st.st_uid == 0 && !(st.st_mode & 0022);
+/* Root's and not writable by group or others. */
+static bool decl_is_roots(const struct stat *st) {
+        return st->st_uid == 0 && !(st->st_mode & 0022);
 }
 
 static int name_cmp(const void *a, const void *b) {
@@ -300,6 +296,7 @@ int decl_load(const char *confdir, DeclSet *ret) {
         char dirpath[4096], *names[DECL_FILES_MAX + 1];
         size_t n_names = 0;
         struct dirent *de;
+        struct stat st;
         DIR *d;
         int r = 0;
 
@@ -313,7 +310,7 @@ int decl_load(const char *confdir, DeclSet *ret) {
         d = opendir(dirpath);
         /* Read as root (hub-privacy-helper), a declaration says what root removes: only root may have
          * written it, like sudoers. The directory and each file must be root's, not writable by others. */
-        if (d && geteuid() == 0 && !decl_is_roots(dirfd(d), NULL)) {
+        if (d && geteuid() == 0 && (fstat(dirfd(d), &st) < 0 || !decl_is_roots(&st))) {
                 log_error("%s is not root's, or others may write to it: no declaration is used.", dirpath);
                 closedir(d);
                 d = NULL;
@@ -346,7 +343,7 @@ int decl_load(const char *confdir, DeclSet *ret) {
                 int k;
 
                 (void) snprintf(path, sizeof path, "%s/%s.conf", dirpath, names[i]);
-                if (geteuid() == 0 && !decl_is_roots(-EBADF, path)) {
+                if (geteuid() == 0 && (stat(path, &st) < 0 || !decl_is_roots(&st))) {
                         log_warning("%s: not root's, or others may write to it; the file is ignored.", path);
                         continue;
                 }
