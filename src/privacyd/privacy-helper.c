@@ -22,7 +22,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -41,6 +40,7 @@
 #include "config.h"
 #include "hubguard/fileio.h"
 #include "hubguard/log.h"
+#include "hubguard/validate.h"
 #include "privacyd-decl.h"
 
 #define REQUEST_MAX 256
@@ -69,46 +69,205 @@ static bool is_hex(const char *s, size_t len) {
 
 /* ---- removal without following symlinks ---- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        if (flag == FTW_DP)
-                return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
-        return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+#define RM_DEPTH_MAX 64
+
+/*
+ * A directory we may walk through, or whose entries we may remove, as root: root's, and not
+ * writable by anybody else unless sticky (then nobody else can rename or replace its entries).
+ * A directory another user controls could have its entries swapped under us; such a path needs
+ * User= (the removal then runs as that user, and the kernel checks every step).
+ */
+static bool dir_is_safe_for_root(const struct stat *st) {
+        return st->st_uid == 0 && (!(st->st_mode & 0022) || (st->st_mode & S_ISVTX));
 }
 
-/* Remove path (a file, a symlink itself, or a tree). 1 removed, 0 was not there, < 0 error. */
-static int rm_rf(const char *path) {
-        struct stat st;
+/*
+ * Open the parent directory of path (absolute, normal) one component at a time, never following a
+ * symlink (O_NOFOLLOW on each step: a symlink anywhere on the way is refused, -ELOOP). As root,
+ * every directory on the way must pass dir_is_safe_for_root() (-EPERM otherwise; *ret_bad names it).
+ * Returns the fd; *ret_base points into path at the last component.
+ */
+static int open_parent_nofollow(const char *path, const char **ret_base, char *bad, size_t bad_size) {
+        const char *p = path;
+        int fd;
 
-        if (lstat(path, &st) < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (!S_ISDIR(st.st_mode))
-                return unlink(path) < 0 ? -errno : 1;
-        return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 ? -errno : 1;
+        if (path[0] != '/')
+                return -EINVAL;
+        /* O_PATH: walking through needs search permission only, as with a path lookup. */
+        fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        for (;;) {
+                const char *slash;
+                char comp[256];
+                struct stat st;
+                size_t len;
+                int nfd;
+
+                if (fstat(fd, &st) < 0) {
+                        nfd = -errno;
+                        close(fd);
+                        return nfd;
+                }
+                if (!S_ISDIR(st.st_mode)) {
+                        close(fd);
+                        return -ENOTDIR;
+                }
+                if (geteuid() == 0 && !dir_is_safe_for_root(&st)) {
+                        (void) snprintf(bad, bad_size, "%.*s", (int) MAX(p - path, 1), path);
+                        close(fd);
+                        return -EPERM;
+                }
+                p += strspn(p, "/");
+                slash = strchr(p, '/');
+                if (!slash) {
+                        *ret_base = p;
+                        return fd;
+                }
+                len = (size_t) (slash - p);
+                if (len == 0 || len >= sizeof comp) {
+                        close(fd);
+                        return -EINVAL;
+                }
+                memcpy(comp, p, len);
+                comp[len] = '\0';
+                nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (nfd < 0) {
+                        nfd = errno == ENOTDIR && fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)
+                                      ? -ELOOP
+                                      : -errno;
+                        (void) snprintf(bad, bad_size, "%.*s", (int) (slash - path), path);
+                        close(fd);
+                        return nfd;
+                }
+                close(fd);
+                fd = nfd;
+                p = slash;
+        }
+}
+
+/* Remove everything inside the directory dfd (on device dev), through fds only. Counts into *n. */
+static int rm_children(int dfd, dev_t dev, unsigned depth, unsigned *n) {
+        struct dirent *de;
+        int r = 0, fd;
+        DIR *d;
+
+        if (depth >= RM_DEPTH_MAX)
+                return -ELOOP;
+        fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        while ((de = readdir(d))) {
+                struct stat st;
+                int k = 0;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno != ENOENT && r >= 0)
+                                r = -errno;
+                        continue;
+                }
+                if (S_ISDIR(st.st_mode)) {
+                        int cfd;
+
+                        /* Another file system mounted here is not ours to empty (like rm --one-file-system). */
+                        if (st.st_dev != dev) {
+                                r = r < 0 ? r : -EXDEV;
+                                continue;
+                        }
+                        cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (cfd < 0)
+                                k = errno == ENOENT ? 0 : -errno;
+                        else {
+                                struct stat cst;
+
+                                /* Still the directory we looked at (not swapped since). */
+                                if (fstat(cfd, &cst) < 0 || cst.st_ino != st.st_ino || cst.st_dev != st.st_dev)
+                                        k = -ESTALE;
+                                else
+                                        k = rm_children(cfd, dev, depth + 1, n);
+                                close(cfd);
+                                if (k >= 0 && unlinkat(dfd, de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                                        k = -errno;
+                        }
+                } else if (unlinkat(dfd, de->d_name, 0) < 0 && errno != ENOENT)
+                        k = -errno;
+                if (k < 0 && r >= 0)
+                        r = k;
+                else if (k >= 0 && depth == 0)
+                        (*n)++;
+        }
+        closedir(d);
+        return r;
+}
+
+/*
+ * Remove path (a file, a symlink itself, or a tree) without following any symlink, on its own
+ * file system only. 1 removed, 0 was not there, < 0 error (bad names the offending directory).
+ */
+static int rm_rf(const char *path, char *bad, size_t bad_size) {
+        const char *base;
+        struct stat st;
+        unsigned n = 0;
+        int pfd, fd, r;
+
+        bad[0] = '\0';
+        pfd = open_parent_nofollow(path, &base, bad, bad_size);
+        if (pfd == -ENOENT)
+                return 0;
+        if (pfd < 0)
+                return pfd;
+        if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                r = errno == ENOENT ? 0 : -errno;
+                close(pfd);
+                return r;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+                r = unlinkat(pfd, base, 0) < 0 ? (errno == ENOENT ? 0 : -errno) : 1;
+                close(pfd);
+                return r;
+        }
+        fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                r = -errno;
+                close(pfd);
+                return r;
+        }
+        r = rm_children(fd, st.st_dev, 0, &n);
+        close(fd);
+        if (r >= 0)
+                r = unlinkat(pfd, base, AT_REMOVEDIR) < 0 ? -errno : 1;
+        close(pfd);
+        return r;
 }
 
 /* Remove everything inside dir, keeping dir itself (its owner and mode). */
 static int empty_dir(const char *dir, unsigned *ret_n) {
-        DIR *d = opendir(dir);
-        struct dirent *de;
-        int r = 0;
+        char bad[256];
+        const char *base;
+        struct stat st;
+        int pfd, fd, r;
 
         *ret_n = 0;
-        if (!d)
-                return errno == ENOENT ? 0 : -errno;
-        while ((de = readdir(d))) {
-                char p[4200];
-                int k;
-
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                (void) snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-                k = rm_rf(p);
-                if (k < 0 && r >= 0)
-                        r = k;
-                if (k > 0)
-                        (*ret_n)++;
-        }
-        closedir(d);
+        pfd = open_parent_nofollow(dir, &base, bad, sizeof bad);
+        if (pfd < 0)
+                return pfd == -ENOENT ? 0 : log_error_errno(pfd, "Cannot open '%s' safely (at '%s'): %m", dir, bad);
+        fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        r = fd < 0 ? -errno : 0;
+        close(pfd);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "Cannot open '%s' without following a symlink: %m", dir);
+        r = fstat(fd, &st) < 0 ? -errno : rm_children(fd, st.st_dev, 0, ret_n);
+        close(fd);
         return r;
 }
 
@@ -128,9 +287,16 @@ static int drop_to(const char *user) {
 
         if (!pw)
                 return -ESRCH;
+        /* User= is not root by name; nor may it be root by number (a second uid-0 account). */
+        if (pw->pw_uid == 0 || pw->pw_gid == 0)
+                return -EPERM;
+        /* Groups, then gid, then uid (after setresuid() there is no right left to change the others). */
         if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
             setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
                 return -errno;
+        /* And it holds: there is no way back to root. */
+        if (setresuid(0, 0, 0) >= 0 || geteuid() != pw->pw_uid || getegid() != pw->pw_gid)
+                return -EPERM;
         if (chdir("/") < 0)
                 return -errno;
         return 0;
@@ -179,14 +345,23 @@ static int remove_paths(char *const *paths, size_t n, const char *subject, char 
 
         out[0] = '\0';
         for (size_t i = 0; i < n; i++) {
-                char p[4200];
+                char p[4200], bad[256];
                 int k;
 
+
                 subst(paths[i], subject, p, sizeof p);
-                k = rm_rf(p);
-                if (k < 0) {
+                k = rm_rf(p, bad, sizeof bad);
+                if (k == -ELOOP && bad[0])
+                        (void) snprintf(out + strlen(out), size - strlen(out),
+                                        "failed to remove %.200s: %.200s is a symlink (not followed); ", p, bad);
+                else if (k == -EPERM && bad[0])
+                        (void) snprintf(out + strlen(out), size - strlen(out),
+                                        "failed to remove %.200s: %.200s is not root's own directory (set User=); ", p,
+                                        bad);
+                else if (k < 0)
                         (void) snprintf(out + strlen(out), size - strlen(out), "failed to remove %.200s: %s; ", p,
                                         strerror(-k));
+                if (k < 0) {
                         r = k;
                 } else if (k > 0)
                         removed++;
@@ -429,6 +604,73 @@ static void add_result(json_t *stores, const char *store, int r, const char *ok)
                 add_result(stores, store, r, _m);                                                         \
         } while (0)
 
+/*
+ * The ids of hub-privacy's subjects, each NUL-terminated, the list ended by an empty one. Read in a child running as hub-privacy: the
+ * database is hub-privacy's file, so root neither parses it nor opens it (nor its -wal and -shm, which
+ * hub-privacy could have made symlinks) with root's rights. Every id is checked here.
+ */
+static int read_subjects(char **ret) {
+        size_t size = PRIVACY_SUBJECTS_MAX * (PRIVACY_SUBJECT_ID_LEN + 1) + 1, have = 0, out = 0;
+        _cleanup_free_ char *buf = malloc(size), *ids = malloc(size);
+        int fds[2], status;
+        pid_t pid;
+        ssize_t n;
+
+        if (!buf || !ids)
+                return -ENOMEM;
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                close(fds[0]);
+                close(fds[1]);
+                return -errno;
+        }
+        if (pid == 0) {
+                char path[4200];
+                sqlite3 *db = NULL;
+                sqlite3_stmt *st = NULL;
+                FILE *f;
+
+                close(fds[0]);
+                if (drop_to(PRIVACY_USER) < 0)
+                        _exit(EXIT_FAILURE);
+                f = fdopen(fds[1], "w");
+                (void) snprintf(path, sizeof path, "%s/privacy/privacy.db", arg_state_root);
+                if (!f || sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+                    sqlite3_prepare_v2(db, "SELECT id FROM subject LIMIT " STRINGIFY(PRIVACY_SUBJECTS_MAX), -1, &st,
+                                       NULL) != SQLITE_OK)
+                        _exit(access(path, F_OK) < 0 && errno == ENOENT ? EXIT_SUCCESS : EXIT_FAILURE);
+                while (sqlite3_step(st) == SQLITE_ROW)
+                        fprintf(f, "%.*s\n", PRIVACY_SUBJECT_ID_LEN + 1, (const char *) sqlite3_column_text(st, 0));
+                _exit(fclose(f) == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+        }
+        close(fds[1]);
+        while (have < size - 1 && (n = read(fds[0], buf + have, size - 1 - have)) != 0) {
+                if (n < 0 && errno != EINTR)
+                        break;
+                have += n > 0 ? (size_t) n : 0;
+        }
+        close(fds[0]);
+        if (waitpid(pid, &status, 0) < 0)
+                return -errno;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return -EIO;
+        buf[have] = '\0';
+        /* Only whole lines of exactly one id each; anything else is skipped. */
+        for (char *line = buf, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+                *nl = '\0';
+                if (!is_hex(line, PRIVACY_SUBJECT_ID_LEN))
+                        continue;
+                memcpy(ids + out, line, PRIVACY_SUBJECT_ID_LEN);
+                ids[out + PRIVACY_SUBJECT_ID_LEN] = '\0';
+                out += PRIVACY_SUBJECT_ID_LEN + 1;
+        }
+        ids[out] = '\0';
+        *ret = TAKE_PTR(ids);
+        return 0;
+}
+
 static int op_factory_reset(const DeclSet *decl, const char *request_id) {
         static const char *const domains[] = { "identity", "telemetry", "privacy" };
         json_t *stores = json_array(), *o;
@@ -445,21 +687,17 @@ static int op_factory_reset(const DeclSet *decl, const char *request_id) {
         }
 
         /* The declared app data: each subject's erase actions, then the app's [Reset] paths. */
-        (void) snprintf(path, sizeof path, "%s/privacy/privacy.db", arg_state_root);
         {
-                sqlite3 *db = NULL;
-                sqlite3_stmt *st = NULL;
+                _cleanup_free_ char *ids = NULL;
 
-                if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-                    sqlite3_prepare_v2(db, "SELECT id FROM subject", -1, &st, NULL) == SQLITE_OK)
-                        while (sqlite3_step(st) == SQLITE_ROW) {
-                                const char *id = (const char *) sqlite3_column_text(st, 0);
-
-                                if (id && is_hex(id, PRIVACY_SUBJECT_ID_LEN))
-                                        json_decref(stores_for_subject(decl, id, &failed));
-                        }
-                sqlite3_finalize(st);
-                sqlite3_close_v2(db);
+                r = read_subjects(&ids);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot read the subjects of %s's store (as %s): %m", PRIVACY_USER, PRIVACY_USER);
+                        add_result(stores, "subjects", r, "");
+                }
+                failed += r < 0;
+                for (const char *id = ids; id && *id; id += PRIVACY_SUBJECT_ID_LEN + 1)
+                        json_decref(stores_for_subject(decl, id, &failed));
         }
         for (size_t i = 0; i < decl->n_apps; i++) {
                 const DeclApp *a = &decl->apps[i];
@@ -549,7 +787,17 @@ static int read_request(int dirfd, const char *name, char *buf, size_t size) {
         if (n <= 0)
                 return -EIO;
         buf[n] = '\0';
-        return 0;
+        /* Text, not a NUL in the middle hiding what follows from the parser. */
+        return strlen(buf) == (size_t) n ? 0 : -EBADMSG;
+}
+
+/* Is buf exactly "OP A1\n" (a2 NULL) or "OP A1 A2\n", as hub-privacyd writes it: one space, one line? */
+static bool request_is_canonical(const char *buf, const char *op, const char *a1, const char *a2) {
+        char canon[REQUEST_MAX + 1];
+
+        if (snprintf(canon, sizeof canon, "%s %s%s%s\n", op, a1, a2 ? " " : "", strempty(a2)) >= (int) sizeof canon)
+                return false;
+        return streq(buf, canon);
 }
 
 static int process(const DeclSet *decl) {
@@ -587,23 +835,27 @@ static int process(const DeclSet *decl) {
                 done++;
                 k = read_request(dirfd, de->d_name, buf, sizeof buf);
                 if (k < 0) {
-                        log_warning("Refused request file '%s/%s': not a regular file of %s's under %d bytes.", reqdir,
-                                    de->d_name, PRIVACY_USER, REQUEST_MAX);
+                        log_warning("Refused request file '%s/%s': not a regular text file of %s's under %d bytes.",
+                                    reqdir, string_is_safe(de->d_name, 255) ? de->d_name : "?", PRIVACY_USER,
+                                    REQUEST_MAX);
                         (void) unlinkat(dirfd, de->d_name, 0);
                         continue;
                 }
                 fields = sscanf(buf, "%31s %79s %79s %7s", op, a1, a2, extra);
                 if (fields == 3 && streq(op, "erase-subject") && is_hex(a1, PRIVACY_SUBJECT_ID_LEN) &&
-                    is_hex(a2, PRIVACY_REQUEST_ID_LEN)) {
+                    is_hex(a2, PRIVACY_REQUEST_ID_LEN) && request_is_canonical(buf, op, a1, a2)) {
                         k = op_erase_subject(decl, a1, a2, resdir);
-                } else if (fields == 2 && streq(op, "factory-reset") && is_hex(a1, PRIVACY_REQUEST_ID_LEN)) {
+                } else if (fields == 2 && streq(op, "factory-reset") && is_hex(a1, PRIVACY_REQUEST_ID_LEN) &&
+                           request_is_canonical(buf, op, a1, NULL)) {
                         /* The request goes with the privacy state directory, the reset's last step. */
                         k = op_factory_reset(decl, a1);
                         (void) unlinkat(dirfd, de->d_name, 0);
                         r = k < 0 ? k : r;
                         break;
                 } else {
-                        log_warning("Refused request '%s': not one of the operations this helper performs.", de->d_name);
+                        /* The name is hub-privacy's choice: logged only if it is plain text (no forged lines). */
+                        log_warning("Refused request '%s': not one of the operations this helper performs.",
+                                    string_is_safe(de->d_name, 255) ? de->d_name : "?");
                         k = 0;
                 }
                 if (k >= 0)

@@ -27,12 +27,18 @@
 #define ERR_LIMIT "org.hubguard.privacy1.LimitReached"
 #define ERR_NO_RECEIPT "org.hubguard.privacy1.NoSuchReceipt"
 
+/*
+ * Names to errnos, for sd_bus_error_get_errno() (sd-bus consults it in that direction only: an errno
+ * never becomes one of these names by itself; privacy_store_error() picks them, by the store's own
+ * "not there" errnos, see privacyd-store.h). The errnos are the store's, not ENOENT: a failed file
+ * or SQLite operation (SQLITE_CANTOPEN is -ENOENT) must not read as "no such receipt".
+ */
 const sd_bus_error_map privacy_errors[] = {
         SD_BUS_ERROR_MAP(ERR_UNKNOWN_SUBJECT, ESRCH),
         SD_BUS_ERROR_MAP(ERR_UNKNOWN_CATEGORY, EDOM),
         SD_BUS_ERROR_MAP(ERR_CONSENT_REQUIRED, ENOKEY),
         SD_BUS_ERROR_MAP(ERR_LIMIT, EDQUOT),
-        SD_BUS_ERROR_MAP(ERR_NO_RECEIPT, ENOENT),
+        SD_BUS_ERROR_MAP(ERR_NO_RECEIPT, ENXIO),
         SD_BUS_ERROR_MAP_END,
 };
 
@@ -73,11 +79,17 @@ static int check_subject_arg(const char *s, sd_bus_error *error) {
         return 0;
 }
 
-/* Map a store error on a subject to a D-Bus error. */
-static int store_error(int r, const char *subject, sd_bus_error *error) {
+/*
+ * Map a store error on a subject to a D-Bus error: the store's own "not there" errnos to their names,
+ * anything else (SQLite, files, memory) to a failure that says so (never "no such subject").
+ */
+int privacy_store_error(int r, const char *subject, sd_bus_error *error) {
         switch (r) {
-        case -ENOENT:
-                return sd_bus_error_setf(error, ERR_UNKNOWN_SUBJECT, "No subject '%s'.", subject);
+        case -ESRCH:
+                return sd_bus_error_setf(error, ERR_UNKNOWN_SUBJECT, "No subject '%s'.",
+                                         privacy_subject_id_is_valid(subject) ? subject : "?");
+        case -ENXIO:
+                return sd_bus_error_set(error, ERR_NO_RECEIPT, "No such erase receipt.");
         case -ENOKEY:
                 return sd_bus_error_set(error, ERR_CONSENT_REQUIRED,
                                         "This category is optional processing: the subject has not consented to it.");
@@ -101,6 +113,8 @@ static int method_create_subject(sd_bus_message *msg, void *userdata, sd_bus_err
         const char *label;
         int r;
 
+        /* A label is a person's name: wiped with the message, like a record. */
+        (void) sd_bus_message_sensitive(msg);
         r = sd_bus_message_read(msg, "s", &label);
         if (r < 0)
                 return r;
@@ -113,7 +127,7 @@ static int method_create_subject(sd_bus_message *msg, void *userdata, sd_bus_err
                 return r;
         r = privacy_subject_create(&m->store, label, privacy_now_usec(), id);
         if (r < 0)
-                return store_error(r, "", error);
+                return privacy_store_error(r, "", error);
         log_info("Created subject %s.", id);
         return sd_bus_reply_method_return(msg, "s", id);
 }
@@ -131,6 +145,8 @@ static int method_list_subjects(sd_bus_message *msg, void *userdata, sd_bus_erro
         if (r < 0)
                 return r;
         r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_sensitive(reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(sstt)");
         if (r >= 0)
@@ -252,7 +268,7 @@ static int method_store_record(sd_bus_message *msg, void *userdata, sd_bus_error
         r = privacy_record_store(&m->store, subject, cat, o.purpose, o.recipients, o.n_recipients, o.retention_sec,
                                  data, len, privacy_now_usec(), &id);
         if (r < 0)
-                return store_error(r, subject, error);
+                return privacy_store_error(r, subject, error);
         if (cat->retention_sec > 0 || o.retention_sec != UINT64_MAX)
                 privacy_schedule_expire(m);
         return sd_bus_reply_method_return(msg, "t", (uint64_t) id);
@@ -314,8 +330,8 @@ static int method_list_records(sd_bus_message *msg, void *userdata, sd_bus_error
                 r = sd_bus_message_open_container(reply, 'a', "(tssasttts)");
         if (r >= 0)
                 r = privacy_records_foreach(&m->store, subject, category[0] ? category : NULL, append_record, reply);
-        if (r == -ENOENT)
-                return store_error(r, subject, error);
+        if (r == -ESRCH)
+                return privacy_store_error(r, subject, error);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)
@@ -400,11 +416,12 @@ static int method_inventory(sd_bus_message *msg, void *userdata, sd_bus_error *e
 static int method_export(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         PrivacyManager *m = manager(userdata);
         _cleanup_close_ int fd = -EBADF;
+        char iobuf[BUFSIZ];
         _cleanup_fclose_ FILE *f = NULL;
         const char *subject;
         uid_t uid;
         off_t size;
-        int r;
+        int r, k;
 
         r = sd_bus_message_read(msg, "s", &subject);
         if (r < 0)
@@ -417,7 +434,7 @@ static int method_export(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 return r;
         r = privacy_subject_exists(&m->store, subject);
         if (r <= 0)
-                return store_error(r < 0 ? r : -ENOENT, subject, error);
+                return privacy_store_error(r < 0 ? r : -ESRCH, subject, error);
 
         /* A sealed memfd: the caller reads the document; nobody can change it under them. */
         fd = memfd_create("hubguard-privacy-export", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -426,13 +443,17 @@ static int method_export(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         f = fdopen(fcntl(fd, F_DUPFD_CLOEXEC, 3), "w");
         if (!f)
                 return sd_bus_error_set_errnof(error, errno, "Cannot make the export file: %m");
+        /* stdio's buffer holds decrypted text: ours, so that it is wiped once the file is closed. */
+        (void) setvbuf(f, iobuf, _IOFBF, sizeof iobuf);
         r = privacy_export(&m->store, subject, privacy_now_usec(), f);
-        if (r == -ENOENT)
-                return store_error(r, subject, error);
+        k = fclose(TAKE_PTR(f)) != 0 ? -errno : 0;
+        explicit_erase(iobuf, sizeof iobuf);
+        if (r == -ESRCH)
+                return privacy_store_error(r, subject, error);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Cannot export the subject's data: %m");
-        if (fclose(TAKE_PTR(f)) != 0)
-                return sd_bus_error_set_errnof(error, errno, "Cannot write the export file: %m");
+        if (k < 0)
+                return sd_bus_error_set_errnof(error, k, "Cannot write the export file: %m");
         size = lseek(fd, 0, SEEK_END);
         if (size < 0 || (uint64_t) size > PRIVACY_EXPORT_MAX_BYTES)
                 return sd_bus_error_setf(error, HUB_BUS_ERROR_NO_SPACE, "The export is larger than %llu MiB.",
@@ -467,7 +488,7 @@ static int method_erase(sd_bus_message *msg, void *userdata, sd_bus_error *error
         (void) snprintf(reason, sizeof reason, "request of uid %u", (unsigned) uid);
         r = privacy_erase_begin(&m->store, subject, reason, uid, privacy_now_usec(), request_id);
         if (r < 0)
-                return store_error(r, subject, error);
+                return privacy_store_error(r, subject, error);
         /* The declared apps' part goes to hub-privacy-helper (root); asked before anything is destroyed. */
         if (privacy_apps_have_erase(m)) {
                 json_t *a = json_array();
@@ -514,7 +535,7 @@ static int method_get_receipt(sd_bus_message *msg, void *userdata, sd_bus_error 
         if (r < 0)
                 return r;
         r = privacy_receipt_json(&m->store, id, &receipt);
-        if (r == -ENOENT)
+        if (r == -ENXIO)
                 return sd_bus_error_setf(error, ERR_NO_RECEIPT, "No erase receipt '%s'.", id);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Cannot read the receipt: %m");
@@ -568,7 +589,7 @@ static int set_consent(sd_bus_message *msg, PrivacyManager *m, bool granted, sd_
                 return r;
         r = privacy_consent_set(&m->store, subject, purpose, granted, uid, privacy_now_usec(), &erased);
         if (r < 0)
-                return store_error(r, subject, error);
+                return privacy_store_error(r, subject, error);
         log_info("Consent of subject %s to '%s' %s by uid %u%s.", subject, purpose, granted ? "granted" : "revoked",
                  (unsigned) uid, erased > 0 ? "; the records kept under it were erased" : "");
         return sd_bus_reply_method_return(msg, "t", erased);
@@ -606,7 +627,7 @@ static int method_list_consents(sd_bus_message *msg, void *userdata, sd_bus_erro
         if (subject[0]) {
                 r = privacy_subject_exists(&m->store, subject);
                 if (r <= 0)
-                        return store_error(r < 0 ? r : -ENOENT, subject, error);
+                        return privacy_store_error(r < 0 ? r : -ESRCH, subject, error);
         }
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hubguard/fileio.h"
 #include "hubguard/log.h"
@@ -280,6 +282,11 @@ int decl_parse(const char *name, const char *file, const char *text, const Priva
         return 0;
 }
 
+/* Root's and not writable by group or others. */
+static bool decl_is_roots(const struct stat *st) {
+        return st->st_uid == 0 && !(st->st_mode & 0022);
+}
+
 static int name_cmp(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
@@ -289,6 +296,7 @@ int decl_load(const char *confdir, DeclSet *ret) {
         char dirpath[4096], *names[DECL_FILES_MAX + 1];
         size_t n_names = 0;
         struct dirent *de;
+        struct stat st;
         DIR *d;
         int r = 0;
 
@@ -300,6 +308,13 @@ int decl_load(const char *confdir, DeclSet *ret) {
         s.n_categories = privacy_n_builtin_categories;
 
         d = opendir(dirpath);
+        /* Read as root (hub-privacy-helper), a declaration says what root removes: only root may have
+         * written it, like sudoers. The directory and each file must be root's, not writable by others. */
+        if (d && geteuid() == 0 && (fstat(dirfd(d), &st) < 0 || !decl_is_roots(&st))) {
+                log_error("%s is not root's, or others may write to it: no declaration is used.", dirpath);
+                closedir(d);
+                d = NULL;
+        }
         while (d && (de = readdir(d))) {
                 size_t len = strlen(de->d_name);
 
@@ -328,6 +343,10 @@ int decl_load(const char *confdir, DeclSet *ret) {
                 int k;
 
                 (void) snprintf(path, sizeof path, "%s/%s.conf", dirpath, names[i]);
+                if (geteuid() == 0 && (stat(path, &st) < 0 || !decl_is_roots(&st))) {
+                        log_warning("%s: not root's, or others may write to it; the file is ignored.", path);
+                        continue;
+                }
                 k = read_file_bounded(path, DECL_FILE_MAX, &text, NULL);
                 if (k < 0) {
                         log_warning_errno(k, "%s: cannot read, ignored: %m", path);
@@ -360,7 +379,9 @@ int decl_load(const char *confdir, DeclSet *ret) {
                                 break;
                         }
                         s.apps = apps;
-                        memcpy(s.categories + s.n_categories, a.categories, a.n_categories * sizeof *c);
+                        /* A file may declare no category (only [Erase] or [Reset]): nothing to copy. */
+                        if (a.n_categories > 0)
+                                memcpy(s.categories + s.n_categories, a.categories, a.n_categories * sizeof *c);
                         s.n_categories += a.n_categories;
                         s.apps[s.n_apps++] = a;
                 }

@@ -280,7 +280,7 @@ static void collect_one(PrivacyManager *m, const char *dir, const char *name) {
         stores = o ? json_dumps(json_object_get(o, "stores"), JSON_COMPACT) : NULL;
         json_decref(o);
         r = stores ? privacy_receipt_merge_stores(&m->store, id, stores) : -EBADMSG;
-        if (r == -ENOENT)
+        if (r == -ENXIO)
                 return; /* its erase is not finished yet: kept for the next look */
         if (r < 0)
                 log_warning_errno(r, "Cannot take the helper's result '%s': %m", path);
@@ -360,6 +360,10 @@ static int setup_helper_dirs(PrivacyManager *m) {
 
 /* ---- set-up ---- */
 
+static void json_erase_free(void *p) {
+        (void) erase_and_free(p);
+}
+
 static int privacy_setup(HubDaemon *d) {
         PrivacyManager *m;
         char path[PATH_MAX];
@@ -371,6 +375,8 @@ static int privacy_setup(HubDaemon *d) {
                 return log_error_errno(errno, "Failed to make the process non-dumpable: %m");
         if (sodium_init() < 0)
                 return log_error_errno(EIO, "libsodium failed to initialise.");
+        /* Labels and records pass through JSON values (export, receipts): wiped when jansson frees them. */
+        json_set_alloc_funcs(malloc, json_erase_free);
         m = calloc(1, sizeof *m);
         if (!m)
                 return log_oom();

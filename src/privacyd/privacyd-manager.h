@@ -49,6 +49,8 @@ uint64_t privacy_now_usec(void);
 /* The D-Bus side (privacyd-bus.c). */
 extern const sd_bus_vtable privacy_manager_vtable[];
 extern const sd_bus_error_map privacy_errors[];
+/* A store error on subject as a D-Bus error (privacyd-bus.c): its "not there" errnos by name. */
+int privacy_store_error(int r, const char *subject, sd_bus_error *error);
 
 /* Leave a request for hub-privacy-helper ("erase-subject S R" or "factory-reset R"). */
 int privacy_request_helper(PrivacyManager *m, const char *request_id, const char *line);

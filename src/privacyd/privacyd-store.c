@@ -287,9 +287,15 @@ static int decrypt_blob(const unsigned char *key, const char *ad, const void *bl
         return 0;
 }
 
-static void record_ad(const char *subject, const char *category, char buf[static 128]) {
-        (void) snprintf(buf, 128, "record/%s/%s", subject, category);
+/*
+ * A record's contents are bound to its subject, its row id and its category: a blob copied to another
+ * subject, another record of the same subject (same category or not) or relabelled does not open.
+ * (No release has carried the store without the id, so there is no older form to read.)
+ */
+static void record_ad(const char *subject, int64_t id, const char *category, char buf[static 128]) {
+        (void) snprintf(buf, 128, "record/%s/%" PRIi64 "/%s", subject, id, category);
 }
+
 
 static void label_ad(const char *subject, char buf[static 128]) {
         (void) snprintf(buf, 128, "label/%s", subject);
@@ -380,10 +386,9 @@ int privacy_subjects_foreach(PrivacyStore *s, PrivacySubjectCb cb, void *userdat
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 const char *id = (const char *) sqlite3_column_text(st, 0);
-                _cleanup_free_ char *label = NULL;
                 unsigned char *key = NULL;
-                char ad[128];
-                size_t len;
+                char ad[128], *label = NULL;
+                size_t len = 0;
 
                 if (!privacy_subject_id_is_valid(id))
                         return -EBADMSG;
@@ -404,6 +409,7 @@ int privacy_subjects_foreach(PrivacyStore *s, PrivacySubjectCb cb, void *userdat
                                .bytes = (uint64_t) MAX(sqlite3_column_int64(st, 4), 0),
                        },
                        userdata);
+                erase_and_free(label); /* plaintext: wiped before it goes back */
                 if (r < 0)
                         return r;
         }
@@ -442,8 +448,9 @@ int privacy_record_store(PrivacyStore *s, const char *subject, const PrivacyCate
         _cleanup_free_ char *rcpt = NULL;
         unsigned char *key = NULL;
         uint64_t expires;
-        size_t blob_len;
+        size_t blob_len = 0;
         char ad[128];
+        int64_t id = 0;
         int r, rc;
 
         if (!cat || len > PRIVACY_RECORD_MAX || !utf8_is_valid(data, len) || n_recipients > PRIVACY_RECIPIENTS_MAX ||
@@ -459,7 +466,7 @@ int privacy_record_store(PrivacyStore *s, const char *subject, const PrivacyCate
 
         r = privacy_subject_exists(s, subject);
         if (r <= 0)
-                return r < 0 ? r : -ENOENT;
+                return r < 0 ? r : -ESRCH;
         if (cat->consent[0]) {
                 r = privacy_consent_get(s, subject, cat->consent);
                 if (r <= 0)
@@ -468,20 +475,25 @@ int privacy_record_store(PrivacyStore *s, const char *subject, const PrivacyCate
         r = subject_key_load(s, subject, &key);
         if (r < 0)
                 return r;
-        record_ad(subject, cat->name, ad);
-        r = encrypt_blob(key, ad, data, len, &blob, &blob_len);
-        sodium_free(key);
-        if (r < 0)
-                return r;
 
         r = begin(s);
-        if (r < 0)
+        if (r < 0) {
+                sodium_free(key);
                 return r;
+        }
+        /* The id is chosen here, under the write lock, so that it can be in the associated data. */
+        r = db_query_int64(s->db, "SELECT coalesce(max(id), 0) + 1 FROM record", &id);
+        if (r >= 0) {
+                record_ad(subject, id, cat->name, ad);
+                r = encrypt_blob(key, ad, data, len, &blob, &blob_len);
+        }
+        sodium_free(key);
         /* The limits are checked and the counters moved in the transaction that adds the row. */
-        r = prepare(s,
-                    "UPDATE subject SET records = records + 1, bytes = bytes + ?2 "
-                    "WHERE id = ?1 AND records < ?3 AND bytes + ?2 <= ?4",
-                    &st);
+        if (r >= 0)
+                r = prepare(s,
+                            "UPDATE subject SET records = records + 1, bytes = bytes + ?2 "
+                            "WHERE id = ?1 AND records < ?3 AND bytes + ?2 <= ?4",
+                            &st);
         if (r >= 0) {
                 (void) sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
                 (void) sqlite3_bind_int64(st, 2, (sqlite3_int64) len);
@@ -495,7 +507,7 @@ int privacy_record_store(PrivacyStore *s, const char *subject, const PrivacyCate
         if (r >= 0)
                 r = prepare(s,
                             "INSERT INTO record (subject, category, purpose, recipients, retention_sec, created_usec, "
-                            "expires_usec, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                            "expires_usec, data, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                             &st);
         if (r >= 0) {
                 (void) sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
@@ -506,11 +518,12 @@ int privacy_record_store(PrivacyStore *s, const char *subject, const PrivacyCate
                 (void) sqlite3_bind_int64(st, 6, (sqlite3_int64) now_usec);
                 (void) sqlite3_bind_int64(st, 7, (sqlite3_int64) expires);
                 (void) sqlite3_bind_blob(st, 8, blob, (int) blob_len, SQLITE_STATIC);
+                (void) sqlite3_bind_int64(st, 9, id);
                 rc = sqlite3_step(st);
                 r = rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
         }
         if (r >= 0 && ret_id)
-                *ret_id = sqlite3_last_insert_rowid(s->db);
+                *ret_id = id;
         return commit_or_rollback(s, r);
 }
 
@@ -522,7 +535,7 @@ int privacy_records_foreach(PrivacyStore *s, const char *subject, const char *ca
 
         r = privacy_subject_exists(s, subject);
         if (r <= 0)
-                return r < 0 ? r : -ENOENT;
+                return r < 0 ? r : -ESRCH;
         r = prepare(s,
                     "SELECT id, category, purpose, recipients, retention_sec, created_usec, expires_usec, data "
                     "FROM record WHERE subject = ?1 AND (?2 IS NULL OR category = ?2) ORDER BY id",
@@ -537,15 +550,14 @@ int privacy_records_foreach(PrivacyStore *s, const char *subject, const char *ca
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 const char *cat = (const char *) sqlite3_column_text(st, 1);
-                _cleanup_free_ char *data = NULL;
-                char ad[128];
-                size_t len;
+                char ad[128], *data = NULL;
+                size_t len = 0;
 
                 if (!cat || !identifier_is_valid(cat, PRIVACY_CATEGORY_MAX)) {
                         r = -EBADMSG;
                         break;
                 }
-                record_ad(subject, cat, ad);
+                record_ad(subject, sqlite3_column_int64(st, 0), cat, ad);
                 r = decrypt_blob(key, ad, sqlite3_column_blob(st, 7), (size_t) sqlite3_column_bytes(st, 7), &data,
                                  &len);
                 if (r < 0)
@@ -563,6 +575,7 @@ int privacy_records_foreach(PrivacyStore *s, const char *subject, const char *ca
                                .len = len,
                        },
                        userdata);
+                erase_and_free(data); /* plaintext: wiped before it goes back */
                 if (r < 0)
                         break;
         }
@@ -588,10 +601,12 @@ static int dump_value(FILE *f, json_t *v) {
         else if (n <= sizeof buf)
                 r = fwrite(buf, 1, n, f) == n ? 0 : -EIO;
         else {
-                _cleanup_free_ char *big = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                _cleanup_erase_free_ char *big = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 
                 r = !big ? -ENOMEM : fputs(big, f) >= 0 ? 0 : -EIO;
         }
+        /* The record's decrypted text was in it. */
+        explicit_erase(buf, MIN(n, sizeof buf));
         json_decref(v);
         return r;
 }
@@ -655,11 +670,11 @@ int privacy_export(PrivacyStore *s, const char *subject, uint64_t now_usec, FILE
 
         r = privacy_subject_exists(s, subject);
         if (r <= 0)
-                return r < 0 ? r : -ENOENT;
+                return r < 0 ? r : -ESRCH;
         r = privacy_subjects_foreach(s, find_subject, &sf);
         if (r < 0 || !sf.found) {
                 json_decref(sf.found);
-                return r < 0 ? r : -ENOENT;
+                return r < 0 ? r : -ESRCH;
         }
         consents = json_array();
         r = consents ? privacy_consents_foreach(s, subject, export_consent, consents) : -ENOMEM;
@@ -755,7 +770,7 @@ int privacy_consent_set(PrivacyStore *s, const char *subject, const char *purpos
                 return -EINVAL;
         r = privacy_subject_exists(s, subject);
         if (r <= 0)
-                return r < 0 ? r : -ENOENT;
+                return r < 0 ? r : -ESRCH;
         r = begin(s);
         if (r < 0)
                 return r;
@@ -847,7 +862,7 @@ int privacy_erase_begin(PrivacyStore *s, const char *subject, const char *reason
 
         r = privacy_subject_exists(s, subject);
         if (r <= 0)
-                return r < 0 ? r : -ENOENT;
+                return r < 0 ? r : -ESRCH;
         random_hex(ret_request_id, PRIVACY_REQUEST_ID_LEN);
         /* The journal entry is committed (synchronous=FULL) before anything is destroyed. */
         r = prepare(s,
@@ -863,7 +878,7 @@ int privacy_erase_begin(PrivacyStore *s, const char *subject, const char *reason
         (void) sqlite3_bind_int64(st, 5, (sqlite3_int64) now_usec);
         r = step_done(st);
         if (r >= 0 && sqlite3_changes(s->db) != 1)
-                r = -ENOENT;
+                r = -ESRCH;
         return r;
 }
 
@@ -879,7 +894,7 @@ int privacy_erase_run(PrivacyStore *s, const char *request_id, const char *extra
         (void) sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
-                return -ENOENT;
+                return -ENXIO;
         if (rc != SQLITE_ROW)
                 return errno_from_sqlite(rc);
         subject = strdup((const char *) sqlite3_column_text(st, 0));
@@ -1027,7 +1042,7 @@ int privacy_receipt_merge_stores(PrivacyStore *s, const char *request_id, const 
         rc = sqlite3_step(st);
         if (rc != SQLITE_ROW) {
                 json_decref(add);
-                return rc == SQLITE_DONE ? -ENOENT : errno_from_sqlite(rc);
+                return rc == SQLITE_DONE ? -ENXIO : errno_from_sqlite(rc);
         }
         have = json_loads((const char *) sqlite3_column_text(st, 0), 0, NULL);
         sqlite3_finalize(TAKE_PTR(st));
@@ -1082,7 +1097,7 @@ int privacy_receipt_json(PrivacyStore *s, const char *request_id, char **ret) {
         (void) sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
-                return -ENOENT;
+                return -ENXIO;
         if (rc != SQLITE_ROW)
                 return errno_from_sqlite(rc);
         stores = json_loads((const char *) sqlite3_column_text(st, 7), 0, NULL);

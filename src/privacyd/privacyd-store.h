@@ -6,7 +6,8 @@
  *
  * Subjects (household members) have random ids. Everything personal about a subject (its label,
  * the contents of its records) is encrypted at rest with XChaCha20-Poly1305 under the subject's
- * own 32-byte key; that key is stored only wrapped (seal.h) under the domain's master key. What is
+ * own 32-byte key (associated data: the subject, and for a record its id and category, so rows
+ * cannot be swapped); that key is stored only wrapped (seal.h) under the domain's master key. What is
  * kept in clear is what the inventory must show: category, purpose, recipients, retention, times.
  *
  * Erasure is crypto-shredding first, deletion second: the wrapped key row goes in its own
@@ -24,6 +25,13 @@
 #include <sys/types.h>
 
 #include "hubguard/db.h"
+
+/*
+ * "Not there" has errnos of its own, which no failure below (SQLite, seal, JSON, files) maps to:
+ * SQLITE_CANTOPEN becomes -ENOENT, and must not reach a caller as "no such subject".
+ *   -ESRCH   no such subject (or it is being erased)
+ *   -ENXIO   no such erase job or receipt
+ */
 
 #define PRIVACY_SUBJECT_ID_LEN 32               /* hex of 16 random bytes */
 #define PRIVACY_REQUEST_ID_LEN 32
@@ -96,7 +104,7 @@ int privacy_subjects_foreach(PrivacyStore *s, PrivacySubjectCb cb, void *userdat
 /*
  * Store one record. data must be valid UTF-8 of at most PRIVACY_RECORD_MAX bytes (checked here
  * too). purpose NULL and n_recipients 0 and retention_sec UINT64_MAX take the category's values.
- * -ENOENT unknown subject, -ENOKEY needs a consent not granted, -EDQUOT over a subject limit.
+ * -ESRCH unknown subject, -ENOKEY needs a consent not granted, -EDQUOT over a subject limit.
  */
 int privacy_record_store(PrivacyStore *s, const char *subject, const PrivacyCategory *cat, const char *purpose,
                          const char *const *recipients, size_t n_recipients, uint64_t retention_sec,
@@ -111,7 +119,7 @@ typedef struct PrivacyRecord {
         size_t len;
 } PrivacyRecord;
 typedef int (*PrivacyRecordCb)(const PrivacyRecord *r, void *userdata);
-/* Records of subject (category NULL: all) in id order. -ENOENT if the subject does not exist. */
+/* Records of subject (category NULL: all) in id order. -ESRCH if the subject does not exist. */
 int privacy_records_foreach(PrivacyStore *s, const char *subject, const char *category, PrivacyRecordCb cb,
                             void *userdata);
 
@@ -156,7 +164,7 @@ PrivacyCloudState privacy_cloud_state_from_string(const char *s);
 int privacy_receipt_set_cloud(PrivacyStore *s, const char *request_id, PrivacyCloudState state, uint64_t now_usec);
 /* Merge the results of other stores (a JSON array of {"store", "result"}) into a receipt. */
 int privacy_receipt_merge_stores(PrivacyStore *s, const char *request_id, const char *stores_json);
-/* The receipt as a JSON object (malloc()ed). -ENOENT if there is none. */
+/* The receipt as a JSON object (malloc()ed). -ENXIO if there is none. */
 int privacy_receipt_json(PrivacyStore *s, const char *request_id, char **ret);
 typedef int (*PrivacyReceiptCb)(const char *request_id, const char *subject, PrivacyCloudState cloud, void *userdata);
 int privacy_receipts_foreach(PrivacyStore *s, PrivacyReceiptCb cb, void *userdata);

@@ -194,11 +194,12 @@ for ((i = 1; i <= 30; i++)); do
         K=$(new_subject "Person-K$i")
         store "$K" presence "MARK-K$i-a" >/dev/null
         store "$K" contact-details "MARK-K$i-b" >/dev/null
-        # 2,000 more records, so that the erase takes a while: copies of the first (valid ciphertexts).
+        # 2,000 more records, so that the erase takes a while: copies of the first, under another category
+        # (a copy does not open: its id and category are in the associated data; only presence is listed).
         stack_stop privacy
         sqlite3 "$pdb" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
                 INSERT INTO record (subject, category, purpose, recipients, retention_sec, created_usec, expires_usec, data)
-                SELECT subject, category, purpose, recipients, retention_sec, created_usec, expires_usec, data FROM record, n WHERE subject = '$K';
+                SELECT subject, 'device-events', purpose, recipients, retention_sec, created_usec, expires_usec, data FROM record, n WHERE subject = '$K';
                 UPDATE subject SET records = 2002 WHERE id = '$K';"
         stack_daemon privacy
         pcall Erase s "$K" >/dev/null 2>&1 &
@@ -212,10 +213,10 @@ for ((i = 1; i <= 30; i++)); do
         state=$(sqlite3 "$pdb" "SELECT (SELECT count(*) FROM record WHERE subject = '$K') || ' ' || (SELECT count(*) FROM subject WHERE id = '$K') || ' ' ||
                 (SELECT count(*) FROM subject_key WHERE subject = '$K') || ' ' || (SELECT count(*) FROM erase_job) || ' ' ||
                 (SELECT count(*) FROM receipt WHERE subject = '$K')")
-        listed=$(pcall ListRecords ss "$K" "" 2>&1 | awk '{print $2}')
+        listed=$(pcall ListRecords ss "$K" presence 2>&1 | awk '{print $2}')
         case "$state/$listed" in
         "0 0 0 0 1/"*) completed=$((completed + 1)) ;;
-        "2002 1 1 0 0/2002") untouched=$((untouched + 1)) ;;
+        "2002 1 1 0 0/1") untouched=$((untouched + 1)) ;;
         *) half=$((half + 1)); echo "# iteration $i: half-done: rows/subject/key/jobs/receipts $state, listed $listed" ;;
         esac
 done
@@ -355,7 +356,24 @@ reqF=$("$HUBCTL" data erase "$F" --json | jq -r .request_id)
 "$HELPER" --state-root="$HUBGUARD_STATE_DIR" --config-dir="$HUBGUARD_CONFIG_DIR" --no-systemctl 2>>"$HUBGUARD_LOG_DIR/helper.log"
 it_ok "a path through the app's symlink into a root-owned directory is not removed" test -e "$STACK_DIR/victim/thumb.jpg"
 it_ok "... and the receipt says the removal failed" wait_for 10 bash -c \
-        "\"\$HUBCTL\" data receipt $reqF --json | jq -e '.stores[1].result | test(\"^failed: failed to remove .*thumb.jpg: Permission denied\")'"
+        "\"\$HUBCTL\" data receipt $reqF --json | jq -e '.stores[1].result | test(\"^failed: failed to remove .*thumb.jpg: .*/thumbs/$F is a symlink \\\\(not followed\\\\)\")'"
+
+# an app without User= has its paths removed by root: then no directory on the way may be another
+# user's (who could swap its entries), and no symlink is followed, not even in the middle of a path
+H=$(new_subject "Person-H")
+mkdir -p "$STACK_DIR/rootapp/$H" "$STACK_DIR/victim2/$H" "$STACK_DIR/rootlink"
+touch "$STACK_DIR/rootapp/$H/data" "$STACK_DIR/victim2/$H/data" "$STACK_DIR/victim2/$H/other"
+chown -R nobody: "$STACK_DIR/rootapp"
+ln -s "$STACK_DIR/victim2" "$STACK_DIR/rootlink/sub"
+printf '[Erase]\nPath=%s/rootapp/%%s/data\nPath=%s/rootlink/sub/%%s\n' "$STACK_DIR" "$STACK_DIR" \
+        >"$HUBGUARD_CONFIG_DIR/privacy.d/rootapp.conf"
+reqH=$("$HUBCTL" data erase "$H" --json | jq -r .request_id)
+"$HELPER" --state-root="$HUBGUARD_STATE_DIR" --config-dir="$HUBGUARD_CONFIG_DIR" --no-systemctl 2>>"$HUBGUARD_LOG_DIR/helper.log"
+it_ok "root does not remove a path under a directory another user owns" test -e "$STACK_DIR/rootapp/$H/data"
+it_ok "... nor follow a symlink in the middle of a path" test -e "$STACK_DIR/victim2/$H/other"
+it_ok "... and the receipt says why for both" wait_for 10 bash -c \
+        "\"\$HUBCTL\" data receipt $reqH --json | jq -e '.stores | map(select(.store == \"rootapp\"))[0].result | test(\"rootapp is not root.s own directory \\\\(set User=\\\\).*rootlink/sub is a symlink\")'"
+rm "$HUBGUARD_CONFIG_DIR/privacy.d/rootapp.conf"
 
 # nor can hub-privacy redirect where root writes a result
 G=$(new_subject "Person-G")
@@ -378,6 +396,33 @@ printf 'reboot now\n' >"$pstate/requests/other.req" && chown hub-privacy: "$psta
 "$HELPER" --state-root="$HUBGUARD_STATE_DIR" --config-dir="$HUBGUARD_CONFIG_DIR" --no-systemctl 2>>"$HUBGUARD_LOG_DIR/helper.log"
 it_ok "an operation outside the closed list is refused" grep -q "Refused request 'other.req': not one of the operations" "$HUBGUARD_LOG_DIR/helper.log"
 it_is "... with nothing done" "$n_subjects 0" "$("$HUBCTL" data subjects --json | jq length) $(ls "$pstate/requests" | wc -l)"
+fake=$(openssl rand -hex 16)
+printf 'erase-subject %s %s\n\0factory-reset\n' "$B" "$fake" >"$pstate/requests/nul.req"
+printf '  erase-subject\t%s  %s' "$B" "$fake" >"$pstate/requests/loose.req"
+chown hub-privacy: "$pstate"/requests/*.req
+"$HELPER" --state-root="$HUBGUARD_STATE_DIR" --config-dir="$HUBGUARD_CONFIG_DIR" --no-systemctl 2>>"$HUBGUARD_LOG_DIR/helper.log"
+it_is "a request with a NUL hiding more, or not in the one form hub-privacyd writes, is refused and removed" \
+        "0 0" "$(ls "$pstate/requests" | wc -l) $(ls "$pstate/results" | grep -c "$fake")"
+it_ok "... and a request file name is logged only as plain text" \
+        grep -q "Refused request 'loose.req': not one of the operations" "$HUBGUARD_LOG_DIR/helper.log"
+
+# a factory reset reads hub-privacy's subjects as hub-privacy: a privacy.db that hub-privacy links to a
+# root-only database is not read with root's rights (a scratch state root, so nothing else is reset)
+fr=$STACK_DIR/fr2
+X=$(openssl rand -hex 16)
+mkdir -p "$fr/privacy/requests" "$fr/conf/privacy.d" "$fr/creds" "$fr/journal" "$STACK_DIR/rootonly"
+chmod 0700 "$STACK_DIR/rootonly"
+sqlite3 "$STACK_DIR/rootonly/secret.db" "CREATE TABLE subject (id TEXT); INSERT INTO subject VALUES ('$X')"
+ln -s "$STACK_DIR/rootonly/secret.db" "$fr/privacy/privacy.db"
+printf 'factory-reset %s\n' "$(openssl rand -hex 16)" >"$fr/privacy/requests/r.req"
+chown -hR hub-privacy: "$fr/privacy"
+printf '#!/bin/sh\necho "$1" >>%s/fr2.log\n' "$app" >"$app/fr2.sh" && chmod 0755 "$app/fr2.sh"
+printf '[Erase]\nUser=nobody\nCommand=%s/fr2.sh %%s\n' "$app" >"$fr/conf/privacy.d/logapp.conf"
+"$HELPER" --state-root="$fr" --config-dir="$fr/conf" --credentials-dir="$fr/creds" --journal-dir="$fr/journal" \
+        --no-systemctl 2>>"$HUBGUARD_LOG_DIR/helper.log"
+it_ok "a factory reset does not read, as root, a database that hub-privacy links to root's files" test ! -e "$app/fr2.log"
+it_is "... and reports that it could not read the subjects" "failed" \
+        "$(jq -r '.stores | map(select(.store == "subjects"))[0].result | split(":")[0]' "$fr/privacy/factory-reset.json")"
 
 # ---- factory reset: every domain's user data; the next start provisions a new password and key
 pw1=$("$HUBCTL" provision show-initial)

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -121,6 +123,44 @@ static void test_load(void **state) {
         assert_int_equal(s.n_categories, privacy_n_builtin_categories + 2);
         assert_string_equal(s.categories[privacy_n_builtin_categories + 1].name, "door-faces");
         decl_set_free(&s);
+
+        /* A file with no [Category] at all (only what to erase) is an app too (it once made UBSan abort). */
+        _cleanup_free_ char *f4 = path_join(d, "cacheonly.conf");
+        write_string_or_die(f4, "[Reset]\nPath=/var/lib/cacheonly/cache\n");
+        assert_int_equal(decl_load(dir, &s), 0);
+        assert_int_equal(s.n_apps, 2);
+        assert_string_equal(s.apps[0].name, "cacheonly");
+        assert_int_equal(s.apps[0].n_categories, 0);
+        assert_int_equal(s.apps[0].n_reset_paths, 1);
+        assert_int_equal(s.n_categories, privacy_n_builtin_categories + 2);
+        decl_set_free(&s);
+
+        /* Read by root, a file that others may write, or that is not root's, is not used. */
+        if (geteuid() == 0) {
+                _cleanup_free_ char *f5 = path_join(d, "loose.conf");
+
+                write_string_or_die(f5, "[Reset]\nPath=/var/lib/loose/cache\n");
+                assert_int_equal(chmod(f5, 0666), 0);
+                assert_int_equal(decl_load(dir, &s), 0);
+                assert_int_equal(s.n_apps, 2);
+                decl_set_free(&s);
+                assert_int_equal(chmod(f5, 0644), 0);
+                assert_int_equal(chown(f5, 65534, 65534), 0);
+                assert_int_equal(decl_load(dir, &s), 0);
+                assert_int_equal(s.n_apps, 2);
+                decl_set_free(&s);
+                assert_int_equal(chown(f5, 0, 0), 0);
+                assert_int_equal(decl_load(dir, &s), 0);
+                assert_int_equal(s.n_apps, 3);
+                decl_set_free(&s);
+                /* Nor is anything in a directory that others may write. */
+                assert_int_equal(chmod(d, 0777), 0);
+                assert_int_equal(decl_load(dir, &s), 0);
+                assert_int_equal(s.n_apps, 0);
+                assert_int_equal(s.n_categories, privacy_n_builtin_categories);
+                decl_set_free(&s);
+                assert_int_equal(chmod(d, 0755), 0);
+        }
 }
 
 int main(void) {

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "common.h"
 #include "hubguard/db.h"
 #include "hubguard/seal.h"
+#include "privacyd-manager.h"
 #include "privacyd-store.h"
 
 /* 2025-01-01 in microseconds. */
@@ -162,7 +164,7 @@ static void test_store_refuses(void **state) {
                          -EINVAL);
         assert_int_equal(privacy_record_store(&f->s, "0123456789abcdef0123456789abcdef", cat(f, "presence"), NULL,
                                               NULL, 0, UINT64_MAX, "x", 1, T0, &id),
-                         -ENOENT);
+                         -ESRCH);
         /* Optional processing: refused until consent is granted. */
         assert_int_equal(privacy_record_store(&f->s, a, cat(f, "usage-analytics"), NULL, NULL, 0, UINT64_MAX, "x", 1,
                                               T0, &id),
@@ -194,6 +196,52 @@ static void test_wrong_master_key(void **state) {
         assert_int_equal(privacy_records_foreach(&f->s, b, NULL, collect, &c), -EBADMSG);
 }
 
+/* The associated data names the record too: rows of one subject cannot be swapped or relabelled. */
+static void test_records_bound_to_their_row(void **state) {
+        Fixture *f = *state;
+        char a[PRIVACY_SUBJECT_ID_LEN + 1];
+        int64_t r1, r2;
+        Collect c = {};
+        char sql[256];
+
+        assert_int_equal(privacy_subject_create(&f->s, "A", T0, a), 0);
+        r1 = store(f, a, "presence", "left at 08:00", T0);
+        r2 = store(f, a, "presence", "home at 18:00", T0);
+        assert_int_equal(privacy_records_foreach(&f->s, a, NULL, collect, &c), 0);
+        assert_int_equal(c.n, 2);
+
+        /* Same subject, same category, contents swapped between the two rows. */
+        snprintf(sql, sizeof sql,
+                 "DROP TABLE IF EXISTS temp.t; CREATE TEMP TABLE t AS SELECT id, data FROM record; "
+                 "UPDATE record SET data = (SELECT data FROM t WHERE t.id = CASE record.id WHEN %" PRIi64
+                 " THEN %" PRIi64 " ELSE %" PRIi64 " END)",
+                 r1, r2, r1);
+        assert_int_equal(db_exec(f->db, sql), 0);
+        c = (Collect) {};
+        assert_int_equal(privacy_records_foreach(&f->s, a, NULL, collect, &c), -EBADMSG);
+        assert_int_equal(c.n, 0);
+        /* Swapped back it opens; then a copy under a new id does not. */
+        assert_int_equal(db_exec(f->db, sql), 0);
+        c = (Collect) {};
+        assert_int_equal(privacy_records_foreach(&f->s, a, NULL, collect, &c), 0);
+        assert_int_equal(c.n, 2);
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO record (subject, category, purpose, recipients, retention_sec, created_usec, "
+                 "expires_usec, data) SELECT subject, category, purpose, recipients, retention_sec, created_usec, "
+                 "expires_usec, data FROM record WHERE id = %" PRIi64,
+                 r1);
+        assert_int_equal(db_exec(f->db, sql), 0);
+        c = (Collect) {};
+        assert_int_equal(privacy_records_foreach(&f->s, a, NULL, collect, &c), -EBADMSG);
+        snprintf(sql, sizeof sql, "DELETE FROM record WHERE id > %" PRIi64, r2);
+        assert_int_equal(db_exec(f->db, sql), 0);
+        /* Relabelled to another category. */
+        snprintf(sql, sizeof sql, "UPDATE record SET category = 'device-events' WHERE id = %" PRIi64, r1);
+        assert_int_equal(db_exec(f->db, sql), 0);
+        c = (Collect) {};
+        assert_int_equal(privacy_records_foreach(&f->s, a, NULL, collect, &c), -EBADMSG);
+}
+
 static void test_erase(void **state) {
         Fixture *f = *state;
         char a[PRIVACY_SUBJECT_ID_LEN + 1], b[PRIVACY_SUBJECT_ID_LEN + 1], req[PRIVACY_REQUEST_ID_LEN + 1];
@@ -210,8 +258,8 @@ static void test_erase(void **state) {
         assert_int_equal(privacy_erase_begin(&f->s, a, "test", 0, T0, req), 0);
         /* From the journal entry on, the subject is gone for every API. */
         assert_int_equal(privacy_subject_exists(&f->s, a), 0);
-        assert_int_equal(privacy_records_foreach(&f->s, a, NULL, collect, &(Collect) {}), -ENOENT);
-        assert_int_equal(privacy_erase_begin(&f->s, a, "test", 0, T0, req), -ENOENT);
+        assert_int_equal(privacy_records_foreach(&f->s, a, NULL, collect, &(Collect) {}), -ESRCH);
+        assert_int_equal(privacy_erase_begin(&f->s, a, "test", 0, T0, req), -ESRCH);
 
         assert_int_equal(privacy_erase_run(&f->s, req, NULL, T0 + 1), 0);
         assert_int_equal(count(f, "SELECT count(*) FROM erase_job"), 0);
@@ -221,7 +269,7 @@ static void test_erase(void **state) {
         assert_int_equal(count(f, "SELECT count(*) FROM consent_log"), 0);
         assert_int_equal(n_records(f, b), 3);
         /* Running it again changes nothing and fails cleanly. */
-        assert_int_equal(privacy_erase_run(&f->s, req, NULL, T0 + 2), -ENOENT);
+        assert_int_equal(privacy_erase_run(&f->s, req, NULL, T0 + 2), -ENXIO);
 
         assert_int_equal(privacy_receipt_json(&f->s, req, &receipt), 0);
         o = json_loads(receipt, 0, NULL);
@@ -296,7 +344,7 @@ static void test_export(void **state) {
         free(buf);
 
         out = open_memstream(&buf, &len);
-        assert_int_equal(privacy_export(&f->s, "0123456789abcdef0123456789abcdef", T0, out), -ENOENT);
+        assert_int_equal(privacy_export(&f->s, "0123456789abcdef0123456789abcdef", T0, out), -ESRCH);
         fclose(out);
         free(buf);
 }
@@ -371,6 +419,40 @@ static void test_bounded_logs(void **state) {
         assert_int_equal(count(f, "SELECT count(*) FROM receipt WHERE cloud = 'to-request'"), 2);
 }
 
+/* "Not there" is told from a failure: an ENOENT from SQLite (SQLITE_CANTOPEN) is no "unknown subject". */
+static void test_store_error_names(void **state) {
+        static const struct {
+                int r;
+                const char *name;
+        } cases[] = {
+                { -ESRCH, "org.hubguard.privacy1.UnknownSubject" },
+                { -ENXIO, "org.hubguard.privacy1.NoSuchReceipt" },
+                { -ENOKEY, "org.hubguard.privacy1.ConsentRequired" },
+                { -EDQUOT, "org.hubguard.privacy1.LimitReached" },
+                { -ENOENT, SD_BUS_ERROR_FILE_NOT_FOUND },
+                { -EIO, SD_BUS_ERROR_IO_ERROR },
+        };
+        char a[PRIVACY_SUBJECT_ID_LEN + 1];
+        Fixture *f;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                assert_true(privacy_store_error(cases[i].r, "0123456789abcdef0123456789abcdef", &e) < 0);
+                assert_string_equal(e.name, cases[i].name);
+                sd_bus_error_free(&e);
+        }
+        /* And the store says "not there" with those errnos. */
+        assert_int_equal(fixture_setup((void **) &f), 0);
+        assert_int_equal(privacy_subject_create(&f->s, "A", T0, a), 0);
+        assert_int_equal(privacy_records_foreach(&f->s, "0123456789abcdef0123456789abcdef", NULL, collect,
+                                                 &(Collect) {}),
+                         -ESRCH);
+        assert_int_equal(privacy_receipt_json(&f->s, "0123456789abcdef0123456789abcdef", &(char *) { NULL }),
+                         -ENXIO);
+        assert_int_equal(fixture_teardown((void **) &f), 0);
+}
+
 static void test_cloud_state_names(void **state) {
         for (PrivacyCloudState s = 0; s < _PRIVACY_CLOUD_MAX; s++)
                 assert_int_equal(privacy_cloud_state_from_string(privacy_cloud_state_to_string(s)), s);
@@ -385,6 +467,7 @@ int main(void) {
                 FIXTURE_TEST(test_subject_and_records),
                 FIXTURE_TEST(test_store_refuses),
                 FIXTURE_TEST(test_wrong_master_key),
+                FIXTURE_TEST(test_records_bound_to_their_row),
                 FIXTURE_TEST(test_erase),
                 FIXTURE_TEST(test_erase_resume),
                 FIXTURE_TEST(test_export),
@@ -392,6 +475,7 @@ int main(void) {
                 FIXTURE_TEST(test_expire),
                 FIXTURE_TEST(test_bounded_logs),
                 cmocka_unit_test(test_cloud_state_names),
+                cmocka_unit_test(test_store_error_names),
         };
 
         return cmocka_run_group_tests_name("privacy-store", tests, NULL, NULL);
