@@ -53,7 +53,7 @@ void telemetry_update_state(TelemetryManager *m) {
                 return;
         if (!m->cloud.connected)
                 state = TELEMETRY_STATE_OFFLINE;
-        else if (m->device_enabled && !m->device.connected)
+        else if ((m->device_enabled && !m->device.connected) || m->storage_error[0])
                 state = TELEMETRY_STATE_DEGRADED;
         else
                 state = TELEMETRY_STATE_ONLINE;
@@ -63,7 +63,10 @@ void telemetry_update_state(TelemetryManager *m) {
         else if (m->offline_since_usec == 0)
                 m->offline_since_usec = realtime_usec();
 
-        if (!m->cloud_enabled) {
+        /* Not being able to store what arrives is the most urgent thing to say. */
+        if (m->storage_error[0])
+                (void) snprintf(m->last_error, sizeof m->last_error, "outbox: %s", m->storage_error);
+        else if (!m->cloud_enabled) {
                 /* Keep a reason set at start-up (no device identity); else say what is missing. */
                 if (m->last_error[0] == '\0')
                         (void) snprintf(m->last_error, sizeof m->last_error,
@@ -90,9 +93,17 @@ static int on_commit(sd_event_source *s, uint64_t usec, void *userdata) {
 
         m->commit_timer = sd_event_source_disable_unref(m->commit_timer);
         r = outbox_commit(&m->outbox);
-        if (r < 0)
+        if (r < 0) {
                 log_struct_errno(LOG_ERR, r, NULL, STRV("HUBGUARD_OUTBOX=commit"),
                                  "Outbox commit failed, the uncommitted messages are lost: %m");
+                (void) snprintf(m->storage_error, sizeof m->storage_error, "cannot store messages: %s",
+                                strerror(-r));
+                telemetry_update_state(m);
+        } else if (m->storage_error[0]) {
+                log_notice("Outbox commits succeed again.");
+                m->storage_error[0] = '\0';
+                telemetry_update_state(m);
+        }
         /* Only now may the device broker hear that its messages arrived (the PUBACKs were held). */
         if (m->device_enabled)
                 mqtt_client_flush(&m->device);
