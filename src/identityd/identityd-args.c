@@ -48,10 +48,11 @@ int identity_read_options(sd_bus_message *msg, const char **ret_source, sd_bus_e
                         return r;
                 /* Unknown keys are refused, so a caller never believes an option took effect that did not. */
                 /* The key is echoed only if it is short, safe text: the message goes back to a terminal. */
-                if (!streq(key, "Source"))
-                        return string_is_safe(key, 32)
-                                       ? sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unsupported option '%s'.", key)
-                                       : sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Unsupported option.");
+                if (!streq(key, "Source")) {
+                        if (!string_is_safe(key, 32))
+                                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Unsupported option.");
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unsupported option '%s'.", key);
+                }
                 r = sd_bus_message_read(msg, "v", "s", ret_source);
                 if (r < 0)
                         return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Source must be a string.");
