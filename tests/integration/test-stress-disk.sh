@@ -99,6 +99,19 @@ it_match "... and a password change fails with a clear error instead of half-sto
         'Cannot store the new password: No space left on device' "$out_change"
 it_ok "hub-identityd is still running" kill -0 "${STACK_PID[identity]}"
 
+# A restart on the full disk (a crash, an upgrade): each daemon comes up with what it had.
+stack_stop telemetry
+stack_daemon telemetry
+it_is "hub-telemetryd starts again on the full disk" 0 $?
+it_ok "... with the 500 messages still queued" wait_eq 500 tprop QueuedMessages
+stack_stop identity
+stack_daemon identity
+it_is "hub-identityd starts again on the full disk" 0 $?
+it_is "... and still accepts the password" ok "$(verify "$password")"
+stack_stop privacy
+stack_daemon privacy
+it_is "hub-privacyd starts again on the full disk" 0 $?
+
 # ---- space returns
 rm -f "$state/filler"
 publish_seq disk 3001 3500
