@@ -25,7 +25,9 @@
 #                  with the cloud link up and no device traffic (MetricsIntervalSec= at its
 #                  shipped default)
 # Output: a human summary on stderr, "BENCH<TAB>metric<TAB>value<TAB>unit<TAB>baseline<TAB>goal" on
-# stdout (tests/bench/run). The goals are this project's proposals for a hub with 512 MiB of RAM.
+# stdout (tests/bench/run). The goals are this project's proposals for a hub with 512 MiB of RAM; the
+# wake-up goal, 0.2/s, is what MQTT keep-alive (30 s) and the metrics (60 s) need, a timer per
+# deadline rather than a periodic tick.
 
 set -uo pipefail
 
@@ -147,7 +149,7 @@ for dom in identity telemetry privacy; do
         n=$(($(sched_count "${STACK_PID[$dom]}") - s0[$dom]))
         rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", n / (b - a) }')
         log "hub-${dom}d idle wake-ups: $rate/s ($n in ${IDLE} s, schedstat)"
-        bench "hub-${dom}d idle wake-ups (schedstat)" "$rate" /s - "value <= 1"
+        bench "hub-${dom}d idle wake-ups (schedstat)" "$rate" /s - "value <= 0.2"
 done
 
 # ---- memory with the backlog queued
