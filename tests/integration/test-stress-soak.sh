@@ -7,6 +7,8 @@
 # device message the device broker acknowledged (QoS 1 PUBACK) to the producer while hub-telemetryd
 # was running reached the cloud broker at least once (seen by an observer with a persistent
 # session); no database is corrupt; every daemon came back; memory stayed within a stated budget.
+# Every domain in stack.sh's STACK_DOMAINS takes part: a new daemon is killed, checked and measured
+# like the others.
 # EN 303 645 5.5-1, 5.9-1/2/3.
 #
 # Short form (the integration suite): about 75 s of chaos. Long form, e.g. 30 minutes:
@@ -120,7 +122,7 @@ logins_pid=$!
 sampler() {
         local dom pid pss rss
         while [[ ! -e $w/stop ]]; do
-                for dom in identity telemetry privacy; do
+                for dom in "${STACK_DOMAINS[@]}"; do
                         pid=$(pgrep -f "hub-${dom}d --config-dir=$HUBGUARD_CONFIG_DIR" | head -1)
                         [[ -n $pid ]] || continue
                         pss=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null)
@@ -164,8 +166,7 @@ while ((SECONDS < end)); do
                 sleep "$(rand 2 5)"
                 link_restore
                 did[link]=$((did[link] + 1)) ;;
-        2)      doms=(identity telemetry privacy)
-                dom=${doms[RANDOM % 3]}
+        2)      dom=${STACK_DOMAINS[RANDOM % ${#STACK_DOMAINS[@]}]}
                 [[ $dom == telemetry ]] && telemetry_down
                 kill_daemon "$dom"
                 sleep 0.5
@@ -173,15 +174,15 @@ while ((SECONDS < end)); do
                 [[ $dom == telemetry ]] && telemetry_up
                 did[kill]=$((did[kill] + 1)) ;;
         3)      telemetry_down
-                for dom in identity telemetry privacy; do
+                for dom in "${STACK_DOMAINS[@]}"; do
                         kill -KILL "${STACK_PID[$dom]}" 2>/dev/null
                 done
-                for dom in identity telemetry privacy; do
+                for dom in "${STACK_DOMAINS[@]}"; do
                         wait "${STACK_PID[$dom]}" 2>/dev/null
                         unset "STACK_PID[$dom]"
                 done
                 sleep 1
-                for dom in identity telemetry privacy; do
+                for dom in "${STACK_DOMAINS[@]}"; do
                         restart_daemon "$dom" || restarts_failed=$((restarts_failed + 1))
                 done
                 telemetry_up
@@ -208,7 +209,7 @@ wait_online() {
         return 1
 }
 it_ok "telemetry is online again and its outbox drained" wait_online
-for dom in identity telemetry privacy; do
+for dom in "${STACK_DOMAINS[@]}"; do
         it_ok "hub-${dom}d is running and on the bus" bus status "org.hubguard.${dom}1"
 done
 sleep 2
@@ -244,11 +245,11 @@ events=$(grep -c '"event":"auth-' "$w/cloud.txt")
 echo "# $wrong failed logins, $events security events reached the cloud (a signal sent while hub-telemetryd is down is not queued)"
 it_ok "security events reached the cloud during the soak ($events of $wrong)" test "$events" -gt 0
 
-for dom in identity telemetry privacy; do
+for dom in "${STACK_DOMAINS[@]}"; do
         it_is "$dom.db passes the integrity check" ok "$(sqlite3 "$state/$dom/$dom.db" 'PRAGMA integrity_check' 2>&1)"
 done
 
-for dom in identity telemetry privacy; do
+for dom in "${STACK_DOMAINS[@]}"; do
         budget=32
         [[ $dom == identity ]] && budget=80
         budget=${HUBGUARD_SOAK_PSS_MIB:-$budget}
