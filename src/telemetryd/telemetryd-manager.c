@@ -98,6 +98,11 @@ static int on_commit(sd_event_source *s, uint64_t usec, void *userdata) {
                                  "Outbox commit failed, the uncommitted messages are lost: %m");
                 (void) snprintf(m->storage_error, sizeof m->storage_error, "cannot store messages: %s",
                                 strerror(-r));
+                /* Removals of acknowledged messages may have been rolled back with it: their rows are
+                 * still there, behind the send cursor. Send from the oldest again (the cloud drops the
+                 * duplicates by message id), so that each is removed on its new PUBACK. */
+                for (OutboxPriority p = 0; p < _OUTBOX_PRIORITY_MAX; p++)
+                        m->last_sent[p] = 0;
                 telemetry_update_state(m);
         } else if (m->storage_error[0]) {
                 log_notice("Outbox commits succeed again.");
@@ -268,9 +273,11 @@ static void cloud_published(MqttClient *c, void *userdata, int mid, int reason) 
                         log_warning("Cloud broker refused message %s-%" PRIi64 " for good: %s.", m->hub_id, f.seq,
                                     mosquitto_reason_string(reason));
                 r = outbox_remove(&m->outbox, f.seq, reason >= 0x80);
-                if (r < 0)
+                if (r < 0) {
                         log_warning_errno(r, "Cannot remove message %" PRIi64 " from the outbox, it will be sent again: %m",
                                           f.seq);
+                        m->last_sent[f.prio] = MIN(m->last_sent[f.prio], f.seq - 1);
+                }
                 schedule_commit(m);
         }
         pump(m);
