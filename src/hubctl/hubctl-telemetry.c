@@ -151,8 +151,9 @@ static void print_text(const TelemetryInfo *t) {
         if (streq(t->state, "online"))
                 printf("Cloud link:  online, to %s (this hub is %s)\n", t->cloud, t->hub_id);
         else if (streq(t->state, "degraded"))
-                printf("Cloud link:  degraded: online to %s, but the local device broker is unreachable\n",
-                       t->cloud);
+                printf("Cloud link:  degraded: online to %s, but %s\n", t->cloud,
+                       strncmp(t->last_error, "outbox:", 7) == 0 ? "the outbox cannot be written (disk full?)"
+                                                                 : "the local device broker is unreachable");
         else if (t->cloud[0])
                 printf("Cloud link:  %s: the cloud broker %s is unreachable since %s\n", t->state, t->cloud, when);
         else

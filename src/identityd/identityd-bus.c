@@ -17,6 +17,7 @@
 #include "hubguard/message-ids.h"
 #include "hubguard/seal.h"
 #include "hubguard/validate.h"
+#include "identityd-args.h"
 #include "identityd-manager.h"
 #include "identityd-password.h"
 
@@ -41,9 +42,6 @@ const sd_bus_error_map identity_errors[] = {
         SD_BUS_ERROR_MAP_END,
 };
 
-/* A front end's label for where an attempt came from, e.g. a remote address. */
-#define SOURCE_LABEL_MAX 64
-
 static IdentityManager *manager(void *userdata) {
         return ((HubDaemon *) userdata)->userdata;
 }
@@ -53,33 +51,6 @@ static uint64_t now_usec(void) {
 
         clock_gettime(CLOCK_REALTIME, &ts);
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
-static bool source_label_is_valid(const char *s) {
-        size_t n = strnlen(s, SOURCE_LABEL_MAX + 1);
-
-        if (n == 0 || n > SOURCE_LABEL_MAX)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:_-[]", s[i]))
-                        return false;
-        return true;
-}
-
-static int check_account(const char *account, sd_bus_error *error) {
-        if (!identifier_is_valid(account, 32))
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid account name.");
-        if (!streq(account, IDENTITY_ACCOUNT_ADMIN))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown account '%s'.", account);
-        return 0;
-}
-
-static int check_password_arg(const char *pw, const char *what, sd_bus_error *error) {
-        if (!password_input_is_valid(pw))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "The %s must be 1 to %d bytes of UTF-8 without control characters.", what,
-                                         PASSWORD_MAX);
-        return 0;
 }
 
 static int deny(sd_bus_message *msg, const char *member, uid_t uid) {
@@ -214,36 +185,6 @@ static int verify_throttled(IdentityManager *m, const char *account, const char 
         return sd_bus_error_set(error, ERR_WRONG_PASSWORD, "Wrong password.");
 }
 
-static int read_options(sd_bus_message *msg, const char **ret_source, sd_bus_error *error) {
-        const char *key;
-        int r;
-
-        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(msg, "s", &key);
-                if (r < 0)
-                        return r;
-                /* Unknown keys are refused, so a caller never believes an option took effect that did not. */
-                if (!streq(key, "Source"))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unsupported option '%.32s'.", key);
-                r = sd_bus_message_read(msg, "v", "s", ret_source);
-                if (r < 0)
-                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Source must be a string.");
-                if (!source_label_is_valid(*ret_source))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Source must be 1-%d characters of [A-Za-z0-9.:_-[]].",
-                                                 SOURCE_LABEL_MAX);
-                r = sd_bus_message_exit_container(msg);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(msg);
-}
-
 static int method_verify_password(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         IdentityManager *m = manager(userdata);
         const char *account, *pw, *source = NULL;
@@ -254,12 +195,12 @@ static int method_verify_password(sd_bus_message *msg, void *userdata, sd_bus_er
         r = sd_bus_message_read(msg, "ss", &account, &pw);
         if (r < 0)
                 return r;
-        r = read_options(msg, &source, error);
+        r = identity_read_options(msg, &source, error);
         if (r < 0 || sd_bus_error_is_set(error))
                 return r;
-        r = check_account(account, error);
+        r = identity_check_account(account, error);
         if (r >= 0)
-                r = check_password_arg(pw, "password", error);
+                r = identity_check_password_arg(pw, "password", error);
         if (r < 0)
                 return r;
         r = authorise(msg, m, true, true, "VerifyPassword", &uid, error);
@@ -303,11 +244,11 @@ static int method_change_password(sd_bus_message *msg, void *userdata, sd_bus_er
         r = sd_bus_message_read(msg, "sss", &account, &old_pw, &new_pw);
         if (r < 0)
                 return r;
-        r = check_account(account, error);
+        r = identity_check_account(account, error);
         if (r >= 0 && !(old_pw[0] == '\0'))
-                r = check_password_arg(old_pw, "old password", error);
+                r = identity_check_password_arg(old_pw, "old password", error);
         if (r >= 0)
-                r = check_password_arg(new_pw, "new password", error);
+                r = identity_check_password_arg(new_pw, "new password", error);
         if (r < 0)
                 return r;
         r = authorise(msg, m, true, false, "ChangePassword", &uid, error);
@@ -343,9 +284,9 @@ static int method_set_password(sd_bus_message *msg, void *userdata, sd_bus_error
         r = sd_bus_message_read(msg, "ss", &account, &new_pw);
         if (r < 0)
                 return r;
-        r = check_account(account, error);
+        r = identity_check_account(account, error);
         if (r >= 0)
-                r = check_password_arg(new_pw, "new password", error);
+                r = identity_check_password_arg(new_pw, "new password", error);
         if (r < 0)
                 return r;
         r = authorise(msg, m, false, false, "SetPassword", &uid, error);

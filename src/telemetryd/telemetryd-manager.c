@@ -55,7 +55,7 @@ void telemetry_update_state(TelemetryManager *m) {
                 return;
         if (!m->cloud.connected)
                 state = TELEMETRY_STATE_OFFLINE;
-        else if (m->device_enabled && !m->device.connected)
+        else if ((m->device_enabled && !m->device.connected) || m->storage_error[0])
                 state = TELEMETRY_STATE_DEGRADED;
         else
                 state = TELEMETRY_STATE_ONLINE;
@@ -65,7 +65,10 @@ void telemetry_update_state(TelemetryManager *m) {
         else if (m->offline_since_usec == 0)
                 m->offline_since_usec = realtime_usec();
 
-        if (!m->cloud_enabled) {
+        /* Not being able to store what arrives is the most urgent thing to say. */
+        if (m->storage_error[0])
+                (void) snprintf(m->last_error, sizeof m->last_error, "outbox: %s", m->storage_error);
+        else if (!m->cloud_enabled) {
                 /* Keep a reason set at start-up (no device identity); else say what is missing. */
                 if (m->last_error[0] == '\0')
                         (void) snprintf(m->last_error, sizeof m->last_error,
@@ -92,9 +95,22 @@ static int on_commit(sd_event_source *s, uint64_t usec, void *userdata) {
 
         m->commit_timer = sd_event_source_disable_unref(m->commit_timer);
         r = outbox_commit(&m->outbox);
-        if (r < 0)
+        if (r < 0) {
                 log_struct_errno(LOG_ERR, r, NULL, STRV("HUBGUARD_OUTBOX=commit"),
                                  "Outbox commit failed, the uncommitted messages are lost: %m");
+                (void) snprintf(m->storage_error, sizeof m->storage_error, "cannot store messages: %s",
+                                strerror(-r));
+                /* Removals of acknowledged messages may have been rolled back with it: their rows are
+                 * still there, behind the send cursor. Send from the oldest again (the cloud drops the
+                 * duplicates by message id), so that each is removed on its new PUBACK. */
+                for (OutboxPriority p = 0; p < _OUTBOX_PRIORITY_MAX; p++)
+                        m->last_sent[p] = 0;
+                telemetry_update_state(m);
+        } else if (m->storage_error[0]) {
+                log_notice("Outbox commits succeed again.");
+                m->storage_error[0] = '\0';
+                telemetry_update_state(m);
+        }
         /* Only now may the device broker hear that its messages arrived (the PUBACKs were held). */
         if (m->device_enabled)
                 mqtt_client_flush(&m->device);
@@ -265,9 +281,11 @@ static void cloud_published(MqttClient *c, void *userdata, int mid, int reason) 
                 r = outbox_remove(&m->outbox, f.seq, reason >= 0x80);
                 if (r >= 0 && reason < 0x80 && f.prio == OUTBOX_PRIORITY_SECURITY)
                         telemetry_erase_acknowledged(m, f.seq);
-                if (r < 0)
+                if (r < 0) {
                         log_warning_errno(r, "Cannot remove message %" PRIi64 " from the outbox, it will be sent again: %m",
                                           f.seq);
+                        m->last_sent[f.prio] = MIN(m->last_sent[f.prio], f.seq - 1);
+                }
                 schedule_commit(m);
         }
         pump(m);

@@ -14,7 +14,8 @@ extern const HubDaemonOps telemetry_daemon_ops;
 
 /* The State values of this domain, beyond the daemon frame's. */
 #define TELEMETRY_STATE_ONLINE "online"     /* the cloud broker has what we send */
-#define TELEMETRY_STATE_DEGRADED "degraded" /* online, but the device broker is unreachable */
+#define TELEMETRY_STATE_DEGRADED "degraded" /* online, but the device broker is unreachable or the outbox
+                                              * cannot be written (disk full) */
 #define TELEMETRY_STATE_OFFLINE "offline"   /* the cloud is unreachable (or not configured): queueing */
 
 #define TELEMETRY_INFLIGHT_MAX 64   /* QoS 1 messages sent and not yet acknowledged */
@@ -59,6 +60,7 @@ typedef struct TelemetryManager {
 
         uint64_t offline_since_usec; /* CLOCK_REALTIME, 0 while online */
         char last_error[320];
+        char storage_error[128];     /* the last outbox commit failed: why ("" once one succeeds) */
 
         DeviceEntry *devices;        /* open addressing, TELEMETRY_DEVICES_MAX * 2 slots */
         DeviceEntry overflow;        /* the shared bucket of devices beyond the table */

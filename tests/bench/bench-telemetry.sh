@@ -349,4 +349,15 @@ printf '\nratio whole-path / baseline: %s (goal >= 0.8: %s)\n' "$ratio" \
 printf 'device messages published %s, accepted by hub-telemetryd %s; duplicates at the subscriber %s\n' \
         "$published" "$accepted" "$(awk '{ for (i = 1; i <= NF; i++) n += $i } END { print n + 0 }' <<<"${RESULTS[dups]}")"
 printf 'dropped counters before the outage runs: %s\n                      after: %s\n' "$dropped_before" "$dropped_after"
+
+# ---- for tests/bench/run: BENCH<TAB>metric<TAB>value<TAB>unit<TAB>baseline<TAB>goal (medians)
+med() { stats "${RESULTS[$1]}" | awk -v k="${2:-1}" '{ printf "%.1f", $1 / k }'; }
+bench() { printf 'BENCH\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
+bench "telemetry whole path device->hub->cloud" "$(med whole)" msg/s "$(med baseline)" ">= 0.8"
+bench "telemetry CPU per message" "$(med cpu_per_msg)" us - -
+bench "telemetry outbox queueing (cloud away)" "$(med queue_rate)" msg/s - -
+bench "telemetry backlog drain ($BACKLOG)" "$(med drain_rate)" msg/s "$(med baseline)" -
+bench "telemetry first message out after return" "$(med reconnect)" s - "value <= 2"
+bench "hub-telemetryd PSS idle (bench-telemetry)" "$(med pss_idle 1024)" MiB - -
+bench "hub-telemetryd PSS with $BACKLOG queued (bench-telemetry)" "$(med pss_backlog 1024)" MiB - -
 log "done"

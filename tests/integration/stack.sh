@@ -11,6 +11,7 @@
 #                       clear message if anything fails, after stopping what it started
 #   stack_down          stop everything and remove DIR (unless STACK_KEEP=1)
 #   stack_env           print the shell-sourceable environment (what devstack.env holds)
+# STACK_STATE_TMPFS_SIZE=SIZE puts DIR/state on a tmpfs of that size (tests that fill the disk).
 # Needs root: it creates the system users and starts each daemon as its own user.
 
 STACK_DOMAINS=(identity telemetry privacy)
@@ -215,6 +216,12 @@ stack_up() {
         STACK_DIR=$1
         : "${STACK_SRC:?STACK_SRC must name the source tree}" "${STACK_BUILD:?STACK_BUILD must name a build dir}"
         mkdir -p "$STACK_DIR"/{log,state,credentials,etc/hubguard.conf.d} || return 1
+        # STACK_STATE_TMPFS_SIZE=SIZE: the daemons' state on a tmpfs of that size (mount(8) size=), so
+        # that a test can fill it. stack_down unmounts it.
+        if [[ -n ${STACK_STATE_TMPFS_SIZE:-} ]]; then
+                mount -t tmpfs -o "size=$STACK_STATE_TMPFS_SIZE,mode=0711" hubguard-state "$STACK_DIR/state" ||
+                        stack_fail "cannot mount a tmpfs of $STACK_STATE_TMPFS_SIZE on $STACK_DIR/state" || return 1
+        fi
         # The brokers run as user mosquitto and the daemons as their own users: they must traverse DIR.
         chmod 0711 "$STACK_DIR" "$STACK_DIR/state" "$STACK_DIR/credentials"
         chmod 0755 "$STACK_DIR/etc" "$STACK_DIR/etc/hubguard.conf.d"
@@ -268,6 +275,9 @@ stack_down() {
         for name in "${STACK_DOMAINS[@]}" device-broker cloud-broker dbus; do
                 stack_stop "$name"
         done
+        if [[ -n ${STACK_DIR:-} ]] && mountpoint -q "$STACK_DIR/state" 2>/dev/null && [[ ${STACK_KEEP:-0} != 1 ]]; then
+                umount "$STACK_DIR/state"
+        fi
         if [[ -n ${STACK_DIR:-} && -d $STACK_DIR && ${STACK_KEEP:-0} != 1 ]]; then
                 rm -rf "$STACK_DIR"
         fi
