@@ -261,8 +261,8 @@ const char *anomaly_alert_event_to_string(AnomalyAlertEvent e) {
  *     these defaults            64.7 / .218 / .44 / 1.4  66.5 / .238 / .51 / 1.4  64.5 / .223 / .49 / 1.5
  *     trailing-1000 z-score     29.0 / .215 / .24        33.5 / .223 / .27        29.7 / .214 / .23
  *
- *    (An independent harness, not in this tree: `python3 evaluate.py DIR --det
- *    hg=bin:build-dev/src/score/hubguard-score`.) Its count-like series (errors, packets per second,
+ *    (`tests/bench/anomaly-eval-realistic --build-dir build-dev`: tests/bench/eval/gen.py and
+ *    evaluate.py, written independently of this detector.) Its count-like series (errors, packets per second,
  *    requests) scored with --kind=count: NAB 44.1 / 43.3 / 33.1 at 6.6 / 7.8 / 9.5 false points per
  *    1000 at 0.6, with the daily rate profile; 11.1 / 13.2 / 16.9 at 47 / 34 / 27 without.
  *    The NAB-optimal thresholds are 0.69-0.73; at 0.6 a metric whose slow features wander (memory,
