@@ -111,9 +111,16 @@ static int on_commit(sd_event_source *s, uint64_t usec, void *userdata) {
                 m->storage_error[0] = '\0';
                 telemetry_update_state(m);
         }
-        /* Only now may the device broker hear that its messages arrived (the PUBACKs were held). */
-        if (m->device_enabled)
-                mqtt_client_flush(&m->device);
+        /* Only now may the device broker hear that its messages arrived (the PUBACKs were held);
+         * after a failed commit it must not: the link is dropped with the PUBACKs unsent, and the
+         * broker sends the messages again on the persistent session. */
+        if (m->device_enabled) {
+                if (r < 0)
+                        mqtt_client_abort(&m->device, "outbox commit failed: the messages received since the last "
+                                                      "commit were not acknowledged and will be received again");
+                else
+                        mqtt_client_flush(&m->device);
+        }
         telemetry_emit_queue(m);
         pump(m);
         return 0;
@@ -438,7 +445,8 @@ static void device_connected(MqttClient *c, void *userdata) {
         TelemetryManager *m = userdata;
         int r;
 
-        /* Subscribe on every connection: the session is clean. */
+        /* Subscribe on every connection: the session persists, but a broker restarted without
+         * persistence has forgotten it. */
         r = mqtt_client_subscribe(c, tcfg(m)->device_topic_pattern, 1);
         if (r < 0)
                 log_warning_errno(r, "Cannot subscribe to '%s' on the device broker: %m", tcfg(m)->device_topic_pattern);
@@ -708,6 +716,11 @@ static int setup_device_broker(TelemetryManager *m) {
                                          .host = t->device_broker_host,
                                          /* A device's message is acknowledged after the commit that holds it. */
                                          .hold_writes = true,
+                                         /* What devices publish while we are down (a restart, a crash) is
+                                          * queued for us by the broker, and what we received but did not
+                                          * acknowledge is sent again. */
+                                         .client_id = TELEMETRY_DEVICE_CLIENT_ID,
+                                         .persistent_session = true,
                                          .port = t->device_broker_port,
                                          .username = t->device_broker_user,
                                          .password = m->device_password,

@@ -18,6 +18,8 @@ extern const HubDaemonOps telemetry_daemon_ops;
                                               * cannot be written (disk full) */
 #define TELEMETRY_STATE_OFFLINE "offline"   /* the cloud is unreachable (or not configured): queueing */
 
+/* Our client id at the device broker: the name of the persistent session it keeps for us. */
+#define TELEMETRY_DEVICE_CLIENT_ID "hub-telemetryd"
 #define TELEMETRY_INFLIGHT_MAX 64   /* QoS 1 messages sent and not yet acknowledged */
 #define TELEMETRY_DEVICES_MAX 1024  /* devices tracked for counters and rate limits */
 #define TELEMETRY_IMPORT_MAX 100000 /* samples per ImportSamples call */

@@ -44,6 +44,8 @@ static void drop_connection(MqttClient *c) {
  * durable messages, so it is all or nothing.
  */
 static bool may_write(MqttClient *c) {
+        if (c->aborted)
+                return false;
         return !c->cfg.hold_writes || !c->ops->may_flush || c->ops->may_flush(c, c->userdata);
 }
 
@@ -110,7 +112,8 @@ static void on_disconnect(struct mosquitto *mosq, void *userdata, int rc, const 
                                                         ? "connection lost"
                                                 : rc >= 0x80 ? mosquitto_reason_string(rc)
                                                              : mosquitto_strerror(rc));
-        link_down(c, why);
+        /* After mqtt_client_abort() its reason is the one worth telling. */
+        link_down(c, c->aborted ? NULL : why);
 }
 
 static void on_publish(struct mosquitto *mosq, void *userdata, int mid, int reason_code,
@@ -172,7 +175,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         if (rc != MOSQ_ERR_SUCCESS) {
                 /* libmosquitto has already called on_disconnect for a lost link; if not, do it ourselves. */
                 if (c->io)
-                        link_down(c, mosquitto_strerror(rc));
+                        link_down(c, c->aborted ? NULL : mosquitto_strerror(rc));
                 return 0;
         }
         update_events(c);
@@ -217,7 +220,8 @@ static int configure(MqttClient *c) {
         const MqttClientConfig *cfg = &c->cfg;
         int rc;
 
-        rc = mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+        rc = mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+                                  cfg->persistent_session ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5);
         if (rc == MOSQ_ERR_SUCCESS && cfg->username)
                 rc = mosquitto_username_pw_set(c->mosq, cfg->username, cfg->password);
         if (rc == MOSQ_ERR_SUCCESS && cfg->tls) {
@@ -252,7 +256,8 @@ static void attempt(MqttClient *c) {
         drop_connection(c);
         c->attempts++;
         c->tls_error[0] = '\0';
-        c->mosq = mosquitto_new(c->cfg.client_id, true, c);
+        c->aborted = false;
+        c->mosq = mosquitto_new(c->cfg.client_id, !(c->cfg.persistent_session && c->cfg.client_id), c);
         if (!c->mosq) {
                 set_error(c, "cannot create an MQTT client", strerror(errno));
                 link_down(c, NULL);
@@ -363,5 +368,20 @@ void mqtt_client_flush(MqttClient *c) {
                         link_down(c, "connection lost");
                 return;
         }
+        update_events(c);
+}
+
+void mqtt_client_abort(MqttClient *c, const char *reason) {
+        int fd;
+
+        if (!c->mosq || !c->io || c->aborted)
+                return;
+        c->aborted = true;
+        set_error(c, reason, NULL);
+        /* Nothing more leaves (may_write() says no from now on), and the read that follows sees the
+         * end of the connection and takes the link down as any loss does. */
+        fd = mosquitto_socket(c->mosq);
+        if (fd >= 0)
+                (void) shutdown(fd, SHUT_RDWR);
         update_events(c);
 }

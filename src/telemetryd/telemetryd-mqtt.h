@@ -36,6 +36,13 @@ typedef struct MqttClientConfig {
          * it durable. The owner calls mqtt_client_flush() when that changes.
          */
         bool hold_writes;
+        /*
+         * Keep the session at the broker while we are away (needs client_id): what arrives for our
+         * subscriptions is queued for us, and what we received but never acknowledged is sent again.
+         * MQTT 3.1.1 with clean_session false: libmosquitto 2.0 sends MQTT v5's Session Expiry
+         * Interval only from its blocking connect, and a v3.1.1 session does not expire on mosquitto.
+         */
+        bool persistent_session;
         unsigned connect_timeout_sec;
         uint64_t reconnect_min_usec, reconnect_max_usec;
 } MqttClientConfig;
@@ -61,6 +68,7 @@ struct MqttClient {
         sd_event_source *io, *misc, *timer;
         Backoff backoff;
         bool connected;
+        bool aborted;                /* mqtt_client_abort(): nothing more is written on this connection */
         bool stopping;
         unsigned in_loop;               /* inside mosquitto_loop_*(), i.e. maybe inside a callback */
         unsigned attempts;              /* connection attempts made */
@@ -83,3 +91,10 @@ int mqtt_client_subscribe(MqttClient *c, const char *filter, int qos);
 
 /* Let libmosquitto write what it queued now, and watch for writability while it has more. */
 void mqtt_client_flush(MqttClient *c);
+
+/*
+ * Drop the connection without sending anything still queued (above all held PUBACKs): after a failed
+ * commit, so that the broker keeps the messages and, with a persistent session, sends them again.
+ * Safe from inside the client's callbacks; the link goes down and is attempted again as after a loss.
+ */
+void mqtt_client_abort(MqttClient *c, const char *reason);

@@ -138,6 +138,19 @@ sleep 0.5
 stack_daemon telemetry
 it_ok "after the restart all 2,000 arrive" wait_arrived "$out" 2000 60
 it_is "... none missing, in order" "0 missing, 0 out of order" "$(check_arrived "$out" 1 2000)"
+
+# ---- hub-telemetryd is away (an upgrade, a crash): what devices publish meanwhile is kept for its
+# persistent session by the device broker, and arrives once it is back
+kill "$sub" 2>/dev/null
+out=$STACK_DIR/cloud-away.txt
+mosquitto_sub "${cloud[@]}" -t "hubguard/+/devices/sim-4/telemetry" -q 1 -F '%P %p' >>"$out" 2>/dev/null &
+sub=$!
+sleep 0.5
+stack_stop telemetry >/dev/null
+publish_seq sim-4 1 300
+stack_daemon telemetry
+it_ok "300 published while hub-telemetryd was stopped arrive after it starts again" wait_arrived "$out" 300 60
+it_is "... none missing" "0 missing, 0 out of order" "$(check_arrived "$out" 1 300)"
 kill "$sub" 2>/dev/null
 
 # ---- bad input from devices: refused, counted, the daemon stays up
