@@ -631,18 +631,31 @@ static int read_subjects(char **ret) {
                 sqlite3 *db = NULL;
                 sqlite3_stmt *st = NULL;
                 FILE *f;
+                int rc;
 
                 close(fds[0]);
                 if (drop_to(PRIVACY_USER) < 0)
                         _exit(EXIT_FAILURE);
                 f = fdopen(fds[1], "w");
                 (void) snprintf(path, sizeof path, "%s/privacy/privacy.db", arg_state_root);
-                if (!f || sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+                if (access(path, F_OK) < 0 && errno == ENOENT)
+                        _exit(EXIT_SUCCESS);
+                /* Once in three nspawn runs this read failed (exit status only; cause not established).
+                 * Now: read-write without create, as the file's owner (a read-only connection to a WAL
+                 * database has extra ways to fail), a busy timeout, and SQLite's own words in the log. */
+                if (!f || sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+                    sqlite3_busy_timeout(db, 10000) != SQLITE_OK ||
                     sqlite3_prepare_v2(db, "SELECT id FROM subject LIMIT " STRINGIFY(PRIVACY_SUBJECTS_MAX), -1, &st,
-                                       NULL) != SQLITE_OK)
-                        _exit(access(path, F_OK) < 0 && errno == ENOENT ? EXIT_SUCCESS : EXIT_FAILURE);
-                while (sqlite3_step(st) == SQLITE_ROW)
+                                       NULL) != SQLITE_OK) {
+                        log_error("Cannot read the subjects in %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+                        _exit(EXIT_FAILURE);
+                }
+                while ((rc = sqlite3_step(st)) == SQLITE_ROW)
                         fprintf(f, "%.*s\n", PRIVACY_SUBJECT_ID_LEN + 1, (const char *) sqlite3_column_text(st, 0));
+                if (rc != SQLITE_DONE) {
+                        log_error("Cannot read the subjects in %s: %s", path, sqlite3_errmsg(db));
+                        _exit(EXIT_FAILURE);
+                }
                 _exit(fclose(f) == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
         }
         close(fds[1]);
