@@ -27,40 +27,8 @@ set -euo pipefail
 export LC_ALL=C.UTF-8
 
 SRC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-PASSED=0
-FAILED=0
-
-pass() { echo "ok - $1"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL - $1"; FAILED=$((FAILED + 1)); }
-SUMMARY_DONE=0
-summary() {
-        SUMMARY_DONE=1
-        echo "${PASSED} passed, ${FAILED} failed"
-        [ "$FAILED" -eq 0 ]
-}
-
-WORK=
-cleanup() {
-        local rc=$?
-        if [ -n "$WORK" ]; then
-                if [ "${KEEP:-0}" = 1 ]; then
-                        echo "# kept ${WORK}"
-                else
-                        rm -rf "$WORK"
-                fi
-        fi
-        if [ "$SUMMARY_DONE" = 0 ]; then
-                echo "# cross-arm64.sh: aborted (exit status ${rc})"
-                echo "${PASSED} passed, $((FAILED + 1)) failed"
-                [ "$rc" -ne 0 ] || exit 1
-        fi
-}
-trap cleanup EXIT
-
-if [ "$(id -u)" -ne 0 ]; then
-        echo "cross-arm64.sh: must run as root (installs missing build dependencies)" >&2
-        exit 2
-fi
+# shellcheck source=tests/system/lib/check.sh
+. "$SRC_ROOT/tests/system/lib/check.sh"
 
 if [ "${HUBGUARD_NO_CROSS:-0}" = 1 ]; then
         echo "# HUBGUARD_NO_CROSS=1: the arm64 cross build is left out (tests/install-deps did not install it)"
