@@ -42,23 +42,15 @@ const char verb_data_usage[] =
 
 int hubctl_privacy_call(sd_bus *bus, const char *member, sd_bus_message **ret, sd_bus_error *error,
                         const char *types, ...) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         va_list ap;
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &m, HUB_BUS_NAME_PRIVACY, HUB_BUS_PATH_PRIVACY, HUB_BUS_IFACE_PRIVACY,
-                                           member);
-        if (r < 0)
-                return r;
-        if (types) {
-                va_start(ap, types);
-                r = sd_bus_message_appendv(m, types, ap);
-                va_end(ap);
-                if (r < 0)
-                        return r;
-        }
+        va_start(ap, types);
         /* An erase or export of a large subject takes a while on a small hub. */
-        return sd_bus_call(bus, m, 12 * HUBCTL_CALL_TIMEOUT_USEC, error, ret);
+        r = hubctl_callv(bus, HUB_BUS_NAME_PRIVACY, HUB_BUS_PATH_PRIVACY, HUB_BUS_IFACE_PRIVACY, member,
+                         12 * HUBCTL_CALL_TIMEOUT_USEC, false, ret, error, types, ap);
+        va_end(ap);
+        return r;
 }
 
 int hubctl_privacy_failed(const char *what, const sd_bus_error *e, int r) {
@@ -74,25 +66,6 @@ int hubctl_privacy_failed(const char *what, const sd_bus_error *e, int r) {
                 fprintf(stderr, "hubctl %s: %s\n", what, msg);
         }
         return HUBCTL_EXIT_FAILURE;
-}
-
-void hubctl_format_time(uint64_t usec, char *buf, size_t size) {
-        time_t t = (time_t) (usec / 1000000ULL);
-        struct tm tm;
-
-        if (!gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-                (void) snprintf(buf, size, "?");
-}
-
-int hubctl_print_json(json_t *o) {
-        int r;
-
-        if (!o)
-                return HUBCTL_EXIT_FAILURE;
-        r = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        json_decref(o);
-        putchar('\n');
-        return r < 0 || fflush(stdout) != 0 ? HUBCTL_EXIT_FAILURE : HUBCTL_EXIT_OK;
 }
 
 /* "30 days", "12 hours", "until erased". */

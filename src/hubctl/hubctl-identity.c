@@ -53,25 +53,15 @@ const char verb_identity_usage[] =
 
 static int call(sd_bus *bus, const char *member, sd_bus_message **ret, sd_bus_error *error, bool sensitive,
                 const char *types, ...) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         va_list ap;
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &m, HUB_BUS_NAME_IDENTITY, HUB_BUS_PATH_IDENTITY,
-                                           HUB_BUS_IFACE_IDENTITY, member);
-        if (r < 0)
-                return r;
-        if (sensitive)
-                (void) sd_bus_message_sensitive(m);
-        if (types) {
-                va_start(ap, types);
-                r = sd_bus_message_appendv(m, types, ap);
-                va_end(ap);
-                if (r < 0)
-                        return r;
-        }
+        va_start(ap, types);
         /* Argon2 takes a moment on a small hub: allow more than for a property read. */
-        return sd_bus_call(bus, m, 4 * HUBCTL_CALL_TIMEOUT_USEC, error, ret);
+        r = hubctl_callv(bus, HUB_BUS_NAME_IDENTITY, HUB_BUS_PATH_IDENTITY, HUB_BUS_IFACE_IDENTITY, member,
+                         4 * HUBCTL_CALL_TIMEOUT_USEC, sensitive, ret, error, types, ap);
+        va_end(ap);
+        return r;
 }
 
 /* Explain a failed call in the user's terms; returns the exit status. */
@@ -152,17 +142,6 @@ static int fetch_info(sd_bus *bus, const char *what, IdentityInfo *info) {
         return HUBCTL_EXIT_OK;
 }
 
-static int print_json_obj(json_t *o) {
-        int r;
-
-        if (!o)
-                return HUBCTL_EXIT_FAILURE;
-        r = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        json_decref(o);
-        putchar('\n');
-        return r < 0 || fflush(stdout) != 0 ? HUBCTL_EXIT_FAILURE : HUBCTL_EXIT_OK;
-}
-
 static int provision_status(sd_bus *bus, const HubctlOptions *o) {
         IdentityInfo info = {};
         int r;
@@ -171,7 +150,7 @@ static int provision_status(sd_bus *bus, const HubctlOptions *o) {
         if (r != HUBCTL_EXIT_OK)
                 return r;
         if (o->json)
-                return print_json_obj(json_pack("{s:b, s:s, s:s}", "provisioned", info.provisioned, "password_origin",
+                return hubctl_print_json(json_pack("{s:b, s:s, s:s}", "provisioned", info.provisioned, "password_origin",
                                                 info.origin, "device_id", info.device_id));
         printf("Admin password: %s\n",
                streq(info.origin, "generated") ? "generated on first boot (root reads it: hubctl provision show-initial)"
@@ -339,7 +318,7 @@ static int identity_show(sd_bus *bus, const HubctlOptions *o) {
         t = (time_t) (info.not_after / 1000000ULL);
         (void) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
         if (o->json)
-                return print_json_obj(json_pack("{s:s, s:s, s:s, s:b}", "device_id", info.device_id, "key_fingerprint",
+                return hubctl_print_json(json_pack("{s:s, s:s, s:s, s:b}", "device_id", info.device_id, "key_fingerprint",
                                                 info.fingerprint, "certificate_not_after", when,
                                                 "certificate_self_signed", info.self_signed));
         printf("Device id:       %s\n", info.device_id);

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "config.h"
 #include "hubctl.h"
@@ -78,6 +81,44 @@ int hubctl_bus_open(sd_bus **ret) {
         }
         bus_register_errors();
         return 0;
+}
+
+int hubctl_callv(sd_bus *bus, const char *destination, const char *path, const char *interface, const char *member,
+                 uint64_t timeout_usec, bool sensitive, sd_bus_message **ret, sd_bus_error *error, const char *types,
+                 va_list ap) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, destination, path, interface, member);
+        if (r < 0)
+                return r;
+        if (sensitive)
+                (void) sd_bus_message_sensitive(m);
+        if (types) {
+                r = sd_bus_message_appendv(m, types, ap);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_call(bus, m, timeout_usec, error, ret);
+}
+
+int hubctl_print_json(json_t *o) {
+        int r;
+
+        if (!o)
+                return HUBCTL_EXIT_FAILURE;
+        r = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        putchar('\n');
+        return r < 0 || fflush(stdout) != 0 ? HUBCTL_EXIT_FAILURE : HUBCTL_EXIT_OK;
+}
+
+void hubctl_format_time(uint64_t usec, char *buf, size_t size) {
+        time_t t = (time_t) (usec / 1000000ULL);
+        struct tm tm;
+
+        if (!gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                (void) snprintf(buf, size, "?");
 }
 
 void hubctl_copy_string(char *dst, size_t size, const char *src) {

@@ -842,7 +842,6 @@ static const SecurityCheck checks[] = {
 
 static int print_json(const Finding *findings, bool compliant) {
         json_t *root, *arr;
-        int r;
 
         root = json_pack("{s:s, s:s, s:s, s:b}", "version", PROJECT_VERSION, "security_contact", SECURITY_CONTACT,
                          "support_end", SUPPORT_END, "compliant", compliant);
@@ -862,10 +861,7 @@ static int print_json(const Finding *findings, bool compliant) {
                         return -ENOMEM;
                 }
         }
-        r = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        json_decref(root);
-        putchar('\n');
-        return r < 0 ? -EIO : 0;
+        return hubctl_print_json(root) == HUBCTL_EXIT_OK ? 0 : -EIO;
 }
 
 static void print_text(const Finding *findings, bool compliant) {

@@ -107,7 +107,6 @@ static bool domain_healthy(const DomainStatus *s) {
 
 static int print_json(const DomainStatus *st, size_t n, bool healthy) {
         json_t *root, *domains;
-        int r;
 
         root = json_object();
         domains = json_object();
@@ -136,10 +135,7 @@ static int print_json(const DomainStatus *st, size_t n, bool healthy) {
                 json_decref(root);
                 return -ENOMEM;
         }
-        r = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        json_decref(root);
-        putchar('\n');
-        return r < 0 ? -EIO : 0;
+        return hubctl_print_json(root) == HUBCTL_EXIT_OK ? 0 : -EIO;
 }
 
 static void print_text(const DomainStatus *st, size_t n, bool healthy) {

@@ -126,7 +126,6 @@ static uint64_t lost(const TelemetryInfo *t) {
 static int print_json(const TelemetryInfo *t) {
         json_t *o, *dropped = json_object();
         char when[64];
-        int r;
 
         for (unsigned i = 0; dropped && i < t->n_dropped; i++)
                 (void) json_object_set_new(dropped, t->dropped[i].name, json_integer((json_int_t) t->dropped[i].n));
@@ -138,10 +137,7 @@ static int print_json(const TelemetryInfo *t) {
                       "last_error", t->last_error);
         if (!o)
                 return -ENOMEM;
-        r = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        json_decref(o);
-        putchar('\n');
-        return r < 0 ? -EIO : 0;
+        return hubctl_print_json(o) == HUBCTL_EXIT_OK ? 0 : -EIO;
 }
 
 static void print_text(const TelemetryInfo *t) {
@@ -184,7 +180,7 @@ static int report_call_error(const sd_bus_error *error, int r) {
 static int telemetry_anomalies(sd_bus *bus, bool json) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        json_t *alerts = json_array(), *o;
+        json_t *alerts = json_array();
         uint32_t scored = 0;
         unsigned n = 0;
         int r, imported;
@@ -233,17 +229,11 @@ static int telemetry_anomalies(sd_bus *bus, bool json) {
                 return HUBCTL_EXIT_FAILURE;
         }
         if (json) {
-                o = json_pack("{s:I, s:o}", "scored_metrics", (json_int_t) scored, "alerts", alerts);
-                if (!o || json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
-                        json_decref(o);
-                        return HUBCTL_EXIT_FAILURE;
-                }
-                json_decref(o);
-                putchar('\n');
-        } else {
-                json_decref(alerts);
-                printf("\n%u alert%s; %" PRIu32 " metrics scored.\n", n, n == 1 ? "" : "s", scored);
+                /* "s:o" takes alerts over, also when json_pack() fails. */
+                return hubctl_print_json(json_pack("{s:I, s:o}", "scored_metrics", (json_int_t) scored, "alerts", alerts));
         }
+        json_decref(alerts);
+        printf("\n%u alert%s; %" PRIu32 " metrics scored.\n", n, n == 1 ? "" : "s", scored);
         return fflush(stdout) == 0 ? HUBCTL_EXIT_OK : HUBCTL_EXIT_FAILURE;
 }
 

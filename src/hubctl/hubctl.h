@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
@@ -68,9 +69,16 @@ int hubctl_privacy_call(sd_bus *bus, const char *member, sd_bus_message **ret, s
                         const char *types, ...);
 /* Explain a failed call in the user's terms; returns the exit status. */
 int hubctl_privacy_failed(const char *what, const sd_bus_error *e, int r);
-void hubctl_format_time(uint64_t usec, char *buf, size_t size);
+
+/* Shared by the verbs (hubctl-main.c). */
+/* A method call to a daemon, with the caller's timeout; sensitive: the message holds a secret. */
+int hubctl_callv(sd_bus *bus, const char *destination, const char *path, const char *interface, const char *member,
+                 uint64_t timeout_usec, bool sensitive, sd_bus_message **ret, sd_bus_error *error, const char *types,
+                 va_list ap);
 /* Print (and free) a JSON value; returns the exit status. */
 int hubctl_print_json(struct json_t *o);
+/* usec since the epoch as ISO 8601 UTC, or "?". */
+void hubctl_format_time(uint64_t usec, char *buf, size_t size);
 
 int verb_status(int argc, char *argv[], const HubctlOptions *o);
 extern const char verb_status_usage[];
