@@ -208,6 +208,19 @@ wait_for 30 "the device link" state_is online
 declare -A RESULTS=()
 record() { RESULTS[$1]+="$2 "; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime, in 1/100 s
+# CPU per message of each long-running process of the path: cpu_mark before a run, then
+# cpu_record PREFIX N NAME... after it records PREFIX_cpu_NAME in microseconds per message.
+declare -A CPU_MARK=()
+cpu_pid() { if [[ $1 == telemetry ]]; then echo "$TPID"; else echo "${STACK_PID[$1]}"; fi; }
+cpu_mark() { local p; for p in telemetry device-broker cloud-broker; do CPU_MARK[$p]=$(cpu_ticks "$(cpu_pid "$p")"); done; }
+cpu_record() {
+        local prefix=$1 n=$2 p
+        shift 2
+        for p in "$@"; do
+                record "${prefix}_cpu_${p//-/_}" "$(awk -v t=$(($(cpu_ticks "$(cpu_pid "$p")") - CPU_MARK[$p])) -v n="$n" \
+                        'BEGIN { printf "%.2f", t * 10000 / n }')"
+        done
+}
 
 # through FILTER N PUBLISHER-ARGS...: a bench subscriber on the cloud broker counts N messages under
 # FILTER while bench-publisher publishes N with PUBLISHER-ARGS; sets OUT (the publisher's line), SOUT
@@ -231,8 +244,11 @@ through() {
 
 # ---- 1. baseline: straight to the cloud broker ----
 for ((run = 1; run <= RUNS; run++)); do
+        cpu_mark
         OUT=$("$PUB" pub "${CLOUD[@]}" --topic bench/baseline --count "$MESSAGES" --size "$SIZE" --window 64) ||
                 die "baseline run $run failed: $OUT"
+        cpu_record base "$MESSAGES" cloud-broker
+        record base_cpu_publisher "$(awk -v c="$(field cpu_s "$OUT")" -v n="$MESSAGES" 'BEGIN { printf "%.2f", c * 1e6 / n }')"
         record baseline "$(field rate_msgs_per_s "$OUT")"
         log "baseline $run/$RUNS: $(field rate_msgs_per_s "$OUT") msg/s (the broker's receive maximum: $(field server_receive_max "$OUT"))"
         # Context, not the goal's baseline: the same, with the cloud broker also forwarding to a subscriber.
@@ -249,9 +265,13 @@ log "whole path warm-up: $RATE msg/s"
 published=$((MESSAGES < 1000 ? MESSAGES : 1000))
 for ((run = 1; run <= RUNS; run++)); do
         c0=$(cpu_ticks "$TPID")
+        cpu_mark
         through 'hubguard/+/devices/#' "$MESSAGES" "${DEVICE[@]}" --topic 'devices/{n}/telemetry' \
                 --devices "$DEVICES" --json
         c1=$(cpu_ticks "$TPID")
+        cpu_record whole "$MESSAGES" device-broker telemetry cloud-broker
+        record whole_cpu_publisher "$(awk -v c="$(field cpu_s "$OUT")" -v n="$MESSAGES" 'BEGIN { printf "%.2f", c * 1e6 / n }')"
+        record whole_cpu_subscriber "$(awk -v c="$(field cpu_s "$SOUT")" -v n="$MESSAGES" 'BEGIN { printf "%.2f", c * 1e6 / n }')"
         wait_for 30 "an empty outbox" queue_is 0
         published=$((published + MESSAGES))
         record whole "$RATE"
@@ -341,11 +361,38 @@ row "outage: drain time of the backlog" drain s
 row "outage: drain rate" drain_rate msg/s
 row "PSS idle (outbox empty)" pss_idle MiB 1024
 row "PSS with the backlog queued" pss_backlog MiB 1024
+# Where the CPU goes: every process of each path, in microseconds per message (medians). Both
+# brokers and the clients run on this machine's cores, so a path's rate can be no more than
+# cores / (its CPU per message): the bound shows how much of a ratio is the work of the path itself.
+cpu_med() { stats "${RESULTS[$1]}" | awk '{ print $1 }'; }
+printf '\nCPU per message by process (us, median)\n'
+base_total=0
+whole_total=0
+for p in publisher cloud_broker; do
+        v=$(cpu_med "base_cpu_$p")
+        printf '  baseline    %-16s %6.1f\n' "${p//_/-}" "$v"
+        base_total=$(awk -v a="$base_total" -v b="$v" 'BEGIN { print a + b }')
+done
+for p in publisher device_broker telemetry cloud_broker subscriber; do
+        v=$(cpu_med "whole_cpu_$p")
+        n=${p//_/-}; [[ $n == telemetry ]] && n=hub-telemetryd
+        printf '  whole path  %-16s %6.1f\n' "$n" "$v"
+        whole_total=$(awk -v a="$whole_total" -v b="$v" 'BEGIN { print a + b }')
+done
+cores=$(nproc)
+printf '  total       baseline %.1f, whole path %.1f\n' "$base_total" "$whole_total"
+awk -v b="$base_total" -v w="$whole_total" -v c="$cores" 'BEGIN {
+        printf "  (CPU bound at these costs: baseline %.0f msg/s, whole path %.0f msg/s, ratio of the bounds %.2f)\n",
+                c * 1e6 / b, c * 1e6 / w, b / w }'
+
 read -r bmed _ <<<"$(stats "${RESULTS[baseline]}")"
 read -r wmed _ <<<"$(stats "${RESULTS[whole]}")"
 ratio=$(awk -v w="$wmed" -v b="$bmed" 'BEGIN { printf "%.2f", w / b }')
+read -r smed _ <<<"$(stats "${RESULTS[baseline_sub]}")"
 printf '\nratio whole-path / baseline: %s (goal >= 0.8: %s)\n' "$ratio" \
         "$(awk -v r="$ratio" 'BEGIN { print (r >= 0.8 ? "met" : "NOT met") }')"
+printf 'ratio whole-path / baseline with the same subscriber (like for like, context): %s\n' \
+        "$(awk -v w="$wmed" -v b="$smed" 'BEGIN { printf "%.2f", w / b }')"
 printf 'device messages published %s, accepted by hub-telemetryd %s; duplicates at the subscriber %s\n' \
         "$published" "$accepted" "$(awk '{ for (i = 1; i <= NF; i++) n += $i } END { print n + 0 }' <<<"${RESULTS[dups]}")"
 printf 'dropped counters before the outage runs: %s\n                      after: %s\n' "$dropped_before" "$dropped_after"
