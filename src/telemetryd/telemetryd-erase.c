@@ -115,8 +115,14 @@ int telemetry_request_erase(TelemetryManager *m, const char *subject, const char
 
 void telemetry_erase_acknowledged(TelemetryManager *m, int64_t seq) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        int rc;
+        int rc, r;
 
+        /* A person's erase request: its new state must survive a power cut. */
+        r = outbox_require_sync(&m->outbox);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot record the acknowledgement of message %" PRIi64 ": %m", seq);
+                return;
+        }
         rc = sqlite3_prepare_v2(m->daemon->db,
                                 "UPDATE erase_request SET state = 'acknowledged', changed_usec = ?2 "
                                 "WHERE seq = ?1 AND state = 'pending'",

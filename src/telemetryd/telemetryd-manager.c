@@ -131,16 +131,24 @@ void telemetry_commit_now(TelemetryManager *m) {
 }
 
 static void schedule_commit(TelemetryManager *m) {
+        uint64_t at, armed = UINT64_MAX;
+
         if (!outbox_in_transaction(&m->outbox))
                 return;
-        if (m->outbox.pending_rows >= OUTBOX_COMMIT_ROWS) {
+        if (m->outbox.pending_rows >= OUTBOX_COMMIT_ROWS || m->outbox.pending_removals >= OUTBOX_COMMIT_ROWS) {
                 (void) on_commit(NULL, 0, m);
                 return;
         }
+        /* Removals alone are not synced and can wait longer (telemetryd-outbox.h). */
+        at = mono_usec(m) + (outbox_must_sync(&m->outbox) ? OUTBOX_COMMIT_USEC : OUTBOX_ACK_COMMIT_USEC);
+        if (m->commit_timer && sd_event_source_get_time(m->commit_timer, &armed) >= 0 && armed <= at)
+                return;
         /* Accuracy 1 ms: sd-event's default of 250 ms would stretch the window before a commit. */
-        if (!m->commit_timer)
-                (void) sd_event_add_time(m->daemon->event, &m->commit_timer, CLOCK_MONOTONIC,
-                                         mono_usec(m) + OUTBOX_COMMIT_USEC, 1000, on_commit, m);
+        if (m->commit_timer)
+                (void) sd_event_source_set_time(m->commit_timer, at);
+        else
+                (void) sd_event_add_time(m->daemon->event, &m->commit_timer, CLOCK_MONOTONIC, at, 1000, on_commit,
+                                         m);
 }
 
 static int enqueue_text(TelemetryManager *m, OutboxPriority prio, const char *topic, const char *text, size_t len) {
@@ -221,7 +229,8 @@ static int send_one(TelemetryManager *m, const OutboxMessage *msg) {
         mosquitto_property_free_all(&props);
         if (r < 0)
                 return r;
-        m->inflight[m->n_inflight++] = (Inflight) { .mid = mid, .seq = msg->seq, .prio = msg->priority };
+        m->inflight[m->n_inflight++] = (Inflight) { .mid = mid, .seq = msg->seq, .prio = msg->priority,
+                                                    .erase = streq(msg->topic, OUTBOX_TOPIC_ERASE) };
         m->last_sent[msg->priority] = msg->seq;
         return 0;
 }
@@ -286,7 +295,7 @@ static void cloud_published(MqttClient *c, void *userdata, int mid, int reason) 
                         log_warning("Cloud broker refused message %s-%" PRIi64 " for good: %s.", m->hub_id, f.seq,
                                     mosquitto_reason_string(reason));
                 r = outbox_remove(&m->outbox, f.seq, reason >= 0x80);
-                if (r >= 0 && reason < 0x80 && f.prio == OUTBOX_PRIORITY_SECURITY)
+                if (r >= 0 && reason < 0x80 && f.erase)
                         telemetry_erase_acknowledged(m, f.seq);
                 if (r < 0) {
                         log_warning_errno(r, "Cannot remove message %" PRIi64 " from the outbox, it will be sent again: %m",

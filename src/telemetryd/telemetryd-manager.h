@@ -40,6 +40,7 @@ typedef struct Inflight {
         int mid;
         int64_t seq;
         OutboxPriority prio;
+        bool erase; /* an erase request (OUTBOX_TOPIC_ERASE) */
 } Inflight;
 
 typedef struct TelemetryManager {

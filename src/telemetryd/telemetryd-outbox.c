@@ -54,7 +54,8 @@ int outbox_init(Outbox *o, sqlite3 *db, uint64_t max_rows, uint64_t max_bytes, u
         uint64_t seq = 0;
         int r;
 
-        *o = (Outbox) { .db = db, .max_rows = max_rows, .max_bytes = max_bytes, .max_security = max_security };
+        *o = (Outbox) { .db = db, .max_rows = max_rows, .max_bytes = max_bytes, .max_security = max_security,
+                        .synced = true };
 
         r = query_u64(db, "SELECT count(*) FROM outbox", &o->rows);
         if (r >= 0)
@@ -133,15 +134,51 @@ static void transaction_lost(Outbox *o, int error) {
         run_waiters(o, error);
         o->pending_first_seq = 0;
         o->pending_rows = 0;
+        o->pending_removals = 0;
         recount(o);
 }
 
-static int begin_if_needed(Outbox *o) {
-        if (!sqlite3_get_autocommit(o->db))
-                return 0;
+/* Outside an unsynced transaction the connection is FULL, as db_open() made it: every other
+ * write of the daemon (autocommit statements included) is synced. */
+static void restore_full(Outbox *o) {
+        if (o->synced)
+                return;
+        if (db_exec(o->db, "PRAGMA synchronous=FULL") >= 0)
+                o->synced = true;
+        else
+                log_error("Cannot set the outbox database back to synchronous=FULL.");
+}
+
+/*
+ * An open transaction, synced at commit if sync. SQLite fixes a transaction's safety level at its
+ * start, so an open unsynced one (removals only) is committed first when a synced one is wanted.
+ */
+static int begin_if_needed(Outbox *o, bool sync) {
+        int r;
+
+        if (!sqlite3_get_autocommit(o->db)) {
+                if (!sync || o->synced)
+                        return 0;
+                r = outbox_commit(o);
+                if (r < 0)
+                        return r;
+        }
         if (o->pending_rows > 0 || o->waiters)
                 transaction_lost(o, -EIO);
-        return db_exec(o->db, "BEGIN IMMEDIATE");
+        if (!sync) {
+                r = db_exec(o->db, "PRAGMA synchronous=NORMAL");
+                if (r < 0)
+                        return r;
+                o->synced = false;
+        }
+        r = db_exec(o->db, "BEGIN IMMEDIATE");
+        if (r < 0)
+                restore_full(o);
+        return r;
+}
+
+int outbox_require_sync(Outbox *o) {
+        return begin_if_needed(o, true);
 }
 
 /* Delete one row by seq; adjusts the totals by what was really there. */
@@ -188,7 +225,7 @@ static int bump_counter(Outbox *o, OutboxDrop d, uint64_t n) {
 }
 
 int outbox_count_drop(Outbox *o, OutboxDrop d, uint64_t n) {
-        int r = begin_if_needed(o);
+        int r = begin_if_needed(o, true);
 
         return r < 0 ? r : bump_counter(o, d, n);
 }
@@ -267,7 +304,7 @@ int64_t outbox_enqueue(Outbox *o, OutboxPriority prio, const char *topic, const 
                 *w = (OutboxWaiter) { .done = done, .userdata = userdata };
         }
 
-        r = begin_if_needed(o);
+        r = begin_if_needed(o, true);
         if (r >= 0)
                 r = make_room(o, prio, len);
         if (r < 0) {
@@ -309,6 +346,7 @@ int outbox_commit(Outbox *o) {
         int r;
 
         if (sqlite3_get_autocommit(o->db)) {
+                restore_full(o);
                 /* SQLite rolled the transaction back by itself after an error. */
                 if (o->pending_rows > 0 || o->waiters) {
                         transaction_lost(o, -EIO);
@@ -317,9 +355,11 @@ int outbox_commit(Outbox *o) {
                 return 0;
         }
         r = db_exec(o->db, "COMMIT");
-        if (r < 0) {
-                /* The rows never became durable: roll back, and tell the producers. */
+        if (r < 0)
+                /* The rows never became durable: roll back (below, the producers are told). */
                 (void) db_exec(o->db, "ROLLBACK");
+        restore_full(o);
+        if (r < 0) {
                 log_debug("Outbox commit failed: %s", strerror(-r));
                 transaction_lost(o, r);
                 return r;
@@ -328,6 +368,7 @@ int outbox_commit(Outbox *o) {
                 o->committed_seq = MAX(o->committed_seq, o->pending_first_seq + (int64_t) o->pending_rows - 1);
         o->pending_first_seq = 0;
         o->pending_rows = 0;
+        o->pending_removals = 0;
         run_waiters(o, 0);
         return 0;
 }
@@ -362,10 +403,13 @@ int outbox_remove(Outbox *o, int64_t seq, bool rejected) {
         bool deleted;
         int r;
 
-        r = begin_if_needed(o);
+        /* A refusal's counter must survive a power cut; a removal alone need not. */
+        r = begin_if_needed(o, rejected);
         if (r < 0)
                 return r;
         r = delete_row(o, seq, &deleted);
+        if (r >= 0 && deleted)
+                o->pending_removals++;
         if (r >= 0 && deleted && rejected)
                 r = bump_counter(o, OUTBOX_DROP_REJECTED, 1);
         return r;

@@ -12,6 +12,14 @@
  * producer's acknowledgement), and only then may it be sent, so that a message id (hub id +
  * sequence) is never reused after a crash.
  *
+ * Only what must survive a power cut is synced (synchronous=FULL): new messages, counters, and what
+ * the caller writes after outbox_require_sync(). A transaction that only removes acknowledged
+ * messages runs with synchronous=NORMAL: in WAL mode still atomic and consistent; if a power cut
+ * undoes it, the messages are sent again, which their message ids make harmless, and the next
+ * synced commit makes it durable too. Such a transaction may also wait longer before its commit
+ * (OUTBOX_ACK_COMMIT_USEC). SQLite fixes the level when a transaction begins, so a change that must
+ * be synced commits an open unsynced transaction first.
+ *
  * Caps: at most max_rows messages and max_bytes of payload. When an enqueue would pass a cap, the
  * oldest routine message is dropped (counted as "full"); security events are kept until they alone
  * reach max_security, then the oldest security event goes (counted as "security-full").
@@ -23,6 +31,7 @@
 
 #define OUTBOX_COMMIT_USEC (5 * 1000ULL)
 #define OUTBOX_COMMIT_ROWS 512
+#define OUTBOX_ACK_COMMIT_USEC (100 * 1000ULL) /* a transaction of removals only */
 #define OUTBOX_TOPIC_MAX 256
 /*
  * Erase requests to the cloud (hub-privacyd, via RequestErase): security class, and never dropped
@@ -57,6 +66,8 @@ typedef struct Outbox {
         int64_t committed_seq;                    /* rows up to here are durable */
         int64_t pending_first_seq;                /* first uncommitted seq, 0 if none */
         unsigned pending_rows;
+        unsigned pending_removals;                /* messages deleted in the open transaction */
+        bool synced;                              /* false inside an unsynced transaction (NORMAL) */
         OutboxWaiter *waiters, *waiters_tail;     /* completion callbacks of the open transaction */
         sqlite3_stmt *insert, *delete, *next;
 } Outbox;
@@ -82,6 +93,15 @@ int64_t outbox_enqueue(Outbox *o, OutboxPriority prio, const char *topic, const 
 static inline bool outbox_in_transaction(const Outbox *o) {
         return o->db && !sqlite3_get_autocommit(o->db);
 }
+
+/* Is the open transaction one that is synced at its commit (more than removals)? */
+static inline bool outbox_must_sync(const Outbox *o) {
+        return outbox_in_transaction(o) && o->synced;
+}
+
+/* Open a synced transaction (committing an open unsynced one first), for the caller's own changes
+ * that must survive a power cut. */
+int outbox_require_sync(Outbox *o);
 
 /* Commit the open transaction, then run its completion callbacks. */
 int outbox_commit(Outbox *o);
