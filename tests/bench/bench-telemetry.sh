@@ -5,7 +5,8 @@
 # outbox -> TLS cloud broker (QoS 1, MQTT v5). Not part of the test suite. Run it as root:
 #
 #   sudo tests/bench/bench-telemetry.sh [--build-dir DIR] [--messages N] [--backlog N] [--runs R]
-#                                       [--backlog-runs R] [--size BYTES] [--devices D] [--keep]
+#                                       [--backlog-runs R] [--size BYTES] [--devices D]
+#                                       [--wan-delay-ms D] [--wan-messages N] [--keep]
 #
 #   --build-dir DIR    a configured and built build dir (default: $STACK_BUILD, else build/ in
 #                      the source tree)
@@ -15,6 +16,8 @@
 #   --backlog-runs R   repetitions of the outage/backlog measurement (default: --runs)
 #   --size BYTES       payload size (200)
 #   --devices D        device ids the device messages are spread over (100, at most 1024)
+#   --wan-delay-ms D   one-way delay of the wide-area rows (10, so a 20 ms round trip; 0: no such rows)
+#   --wan-messages N   messages per wide-area run (3000)
 #   --keep             keep the stack's directory (logs, outbox) under /tmp
 #
 # bench-publisher comes from DIR/tests/bench/bench-publisher; if the build dir has none it is
@@ -45,6 +48,13 @@
 #                  0.1 s), with the backlog / that time
 #   PSS idle       hub-telemetryd's PSS with an empty outbox: after start, after the whole-path runs
 #                  and after each drain
+#   CPU            every process's CPU time per message on each path (both brokers, the bench
+#                  clients, hub-telemetryd), and the rate those costs allow on this machine's cores
+#   wide area      the baseline and the whole path again with the cloud broker behind
+#                  tests/bench/delay-proxy.py (D ms each way, as a real cloud broker is): then both
+#                  are bound by the round trip and the broker's Receive Maximum, not by this
+#                  machine's CPU, and the ratio shows whether hub-telemetryd keeps its window full
+#                  (a daemon that waited for a commit or an acknowledgement per message would not)
 # Performance goals here are ratios against the baseline measured in the same run, never timings.
 
 set -uo pipefail
@@ -57,6 +67,8 @@ RUNS=5
 BACKLOG_RUNS=
 SIZE=200
 DEVICES=100
+WAN_DELAY_MS=10
+WAN_MESSAGES=3000
 KEEP=0
 
 die() {
@@ -73,6 +85,8 @@ while (($#)); do
         --backlog-runs) BACKLOG_RUNS=$2; shift ;;
         --size) SIZE=$2; shift ;;
         --devices) DEVICES=$2; shift ;;
+        --wan-delay-ms) WAN_DELAY_MS=$2; shift ;;
+        --wan-messages) WAN_MESSAGES=$2; shift ;;
         --keep) KEEP=1 ;;
         -h | --help) sed -n '3,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
@@ -80,7 +94,8 @@ while (($#)); do
         shift
 done
 BACKLOG_RUNS=${BACKLOG_RUNS:-$RUNS}
-for v in MESSAGES BACKLOG RUNS BACKLOG_RUNS SIZE DEVICES; do
+[[ $WAN_DELAY_MS =~ ^[0-9]+$ ]] || die "--wan-delay-ms must be a number of milliseconds"
+for v in MESSAGES BACKLOG RUNS BACKLOG_RUNS SIZE DEVICES WAN_MESSAGES; do
         if ! [[ ${!v} =~ ^[0-9]+$ ]] || ((${!v} == 0)); then
                 v=${v,,}; die "--${v//_/-} must be a positive number"
         fi
@@ -331,6 +346,39 @@ done
 dropped_after=$(dropped)
 accepted=$(prop AcceptedMessages)
 
+# ---- 4. a wide-area link: the cloud broker behind a delay proxy ----
+if ((WAN_DELAY_MS > 0)); then
+        wan_port=$(stack_free_port) || die "no free port for the delay proxy"
+        python3 "$SRC/tests/bench/delay-proxy.py" --listen-port "$wan_port" --to "127.0.0.1:$STACK_CLOUD_PORT" \
+                --delay-ms "$WAN_DELAY_MS" --ready-file "$WORK/proxy-ready" >>"$STACK_DIR/log/delay-proxy.log" 2>&1 &
+        BG_PIDS+=("$!")
+        wait_for 10 "the delay proxy" test -e "$WORK/proxy-ready"
+        WAN=(--host 127.0.0.1 --port "$wan_port" --cafile "$PKI/ca.pem" --cert "$PKI/observer.pem" --key "$PKI/observer.key")
+        # Measured as the whole path is: from the first publish to the last arrival at a subscriber
+        # on the cloud broker (the subscriber's own link is not delayed).
+        for ((run = 1; run <= RUNS; run++)); do
+                through bench/wan "$WAN_MESSAGES" "${WAN[@]}" --topic bench/wan
+                record wan_baseline "$RATE"
+                log "wide-area baseline $run/$RUNS: $RATE msg/s (publisher to its last PUBACK: $(field rate_msgs_per_s "$OUT") msg/s)"
+        done
+        # hub-telemetryd again, its cloud link through the proxy.
+        printf '# Written by tests/bench/bench-telemetry.sh.\n[telemetry]\nCloudBrokerPort=%s\n' "$wan_port" \
+                >"$STACK_DIR/etc/hubguard.conf.d/95-bench-wan.conf"
+        chmod 0644 "$STACK_DIR/etc/hubguard.conf.d/95-bench-wan.conf"
+        stack_stop telemetry
+        stack_daemon telemetry || die "hub-telemetryd did not start again"
+        TPID=${STACK_PID[telemetry]}
+        wait_for 30 "the cloud link through the delay proxy" state_is online
+        for ((run = 1; run <= RUNS; run++)); do
+                through 'hubguard/+/devices/#' "$WAN_MESSAGES" "${DEVICE[@]}" --topic 'devices/{n}/telemetry' \
+                        --devices "$DEVICES" --json
+                wait_for 60 "an empty outbox" queue_is 0
+                record wan_whole "$RATE"
+                record dups "$(field duplicates "$SOUT")"
+                log "wide-area whole path $run/$RUNS: $RATE msg/s"
+        done
+fi
+
 # ---- the table ----
 # stats "v1 v2 ...": median min max
 stats() {
@@ -361,6 +409,10 @@ row "outage: drain time of the backlog" drain s
 row "outage: drain rate" drain_rate msg/s
 row "PSS idle (outbox empty)" pss_idle MiB 1024
 row "PSS with the backlog queued" pss_backlog MiB 1024
+if ((WAN_DELAY_MS > 0)); then
+        row "wide area ($((2 * WAN_DELAY_MS)) ms round trip): baseline" wan_baseline msg/s
+        row "wide area: whole path" wan_whole msg/s
+fi
 # Where the CPU goes: every process of each path, in microseconds per message (medians). Both
 # brokers and the clients run on this machine's cores, so a path's rate can be no more than
 # cores / (its CPU per message): the bound shows how much of a ratio is the work of the path itself.
@@ -393,6 +445,12 @@ printf '\nratio whole-path / baseline: %s (goal >= 0.8: %s)\n' "$ratio" \
         "$(awk -v r="$ratio" 'BEGIN { print (r >= 0.8 ? "met" : "NOT met") }')"
 printf 'ratio whole-path / baseline with the same subscriber (like for like, context): %s\n' \
         "$(awk -v w="$wmed" -v b="$smed" 'BEGIN { printf "%.2f", w / b }')"
+if ((WAN_DELAY_MS > 0)); then
+        read -r wanb _ <<<"$(stats "${RESULTS[wan_baseline]}")"
+        read -r wanw _ <<<"$(stats "${RESULTS[wan_whole]}")"
+        printf 'ratio over a %d ms round trip, whole path / baseline: %s\n' $((2 * WAN_DELAY_MS)) \
+                "$(awk -v w="$wanw" -v b="$wanb" 'BEGIN { printf "%.2f", w / b }')"
+fi
 printf 'device messages published %s, accepted by hub-telemetryd %s; duplicates at the subscriber %s\n' \
         "$published" "$accepted" "$(awk '{ for (i = 1; i <= NF; i++) n += $i } END { print n + 0 }' <<<"${RESULTS[dups]}")"
 printf 'dropped counters before the outage runs: %s\n                      after: %s\n' "$dropped_before" "$dropped_after"
@@ -401,6 +459,10 @@ printf 'dropped counters before the outage runs: %s\n                      after
 med() { stats "${RESULTS[$1]}" | awk -v k="${2:-1}" '{ printf "%.1f", $1 / k }'; }
 bench() { printf 'BENCH\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
 bench "telemetry whole path device->hub->cloud" "$(med whole)" msg/s "$(med baseline)" ">= 0.8"
+if ((WAN_DELAY_MS > 0)); then
+        bench "telemetry whole path, $((2 * WAN_DELAY_MS)) ms round trip to the cloud" "$(med wan_whole)" msg/s \
+                "$(med wan_baseline)" ">= 0.8"
+fi
 bench "telemetry CPU per message" "$(med cpu_per_msg)" us - -
 bench "telemetry outbox queueing (cloud away)" "$(med queue_rate)" msg/s - -
 bench "telemetry backlog drain ($BACKLOG)" "$(med drain_rate)" msg/s "$(med baseline)" -
