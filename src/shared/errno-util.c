@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <mosquitto.h>
-#include <openssl/err.h>
 #include <sqlite3.h>
 
 #include "hubguard/errno-util.h"
@@ -93,15 +92,4 @@ int errno_from_sqlite(int rc) {
         default:
                 return -EIO;
         }
-}
-
-int errno_from_openssl(int fallback) {
-        unsigned long e;
-        char buf[256];
-
-        while ((e = ERR_get_error()) != 0) {
-                ERR_error_string_n(e, buf, sizeof buf);
-                log_debug("OpenSSL: %s", buf);
-        }
-        return fallback < 0 ? fallback : -EIO;
 }
