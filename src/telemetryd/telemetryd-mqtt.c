@@ -9,13 +9,20 @@
 #include "hubguard/log.h"
 #include "telemetryd-mqtt.h"
 
+static uint64_t now_usec(sd_event *e) {
+        uint64_t t = 0;
+
+        (void) sd_event_now(e, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
 /*
  * libmosquitto's housekeeping (mosquitto_loop_misc()) sends a PINGREQ once the link has been quiet
  * for the keep-alive interval, and gives the link up when the broker has not answered one within
  * another interval. Run every quarter of the keep-alive (7.5 s for 30 s), a PINGREQ leaves at most
- * a quarter late, well inside the broker's 1.5 intervals; the accuracy lets sd-event wake once for
- * both links. An idle daemon wakes a few times a minute, not once a second per link
- * (tests/bench/bench-system.sh).
+ * a quarter late, well inside the broker's 1.5 intervals. The times are multiples of the interval
+ * on CLOCK_MONOTONIC, so that both links' housekeeping runs in one wake-up. An idle daemon wakes a
+ * few times a minute, not once a second per link (tests/bench/bench-system.sh).
  */
 #define MQTT_MISC_ACCURACY_USEC (1000 * 1000ULL)
 
@@ -23,14 +30,14 @@ static uint64_t misc_interval_usec(const MqttClient *c) {
         return MAX(c->cfg.keepalive_sec * 1000000ULL / 4, 250 * 1000ULL);
 }
 
-static void schedule_attempt(MqttClient *c, uint64_t delay_usec);
+/* The next multiple of the interval after now. */
+static uint64_t misc_next_usec(const MqttClient *c) {
+        uint64_t i = misc_interval_usec(c);
 
-static uint64_t now_usec(sd_event *e) {
-        uint64_t t = 0;
-
-        (void) sd_event_now(e, CLOCK_MONOTONIC, &t);
-        return t;
+        return (now_usec(c->event) / i + 1) * i;
 }
+
+static void schedule_attempt(MqttClient *c, uint64_t delay_usec);
 
 static void set_error(MqttClient *c, const char *what, const char *detail) {
         if (detail && detail[0])
@@ -214,7 +221,7 @@ static int on_misc(sd_event_source *s, uint64_t usec, void *userdata) {
                 update_events(c);
         }
         /* Timer sources fire once: set the next time and switch it on again. */
-        (void) sd_event_source_set_time(s, usec + misc_interval_usec(c));
+        (void) sd_event_source_set_time(s, misc_next_usec(c));
         (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
         return 0;
 }
@@ -301,8 +308,8 @@ static void attempt(MqttClient *c) {
         }
         r = sd_event_add_io(c->event, &c->io, mosquitto_socket(c->mosq), EPOLLIN | EPOLLOUT, on_io, c);
         if (r >= 0)
-                r = sd_event_add_time_relative(c->event, &c->misc, CLOCK_MONOTONIC, misc_interval_usec(c),
-                                               MQTT_MISC_ACCURACY_USEC, on_misc, c);
+                r = sd_event_add_time(c->event, &c->misc, CLOCK_MONOTONIC, misc_next_usec(c),
+                                      MQTT_MISC_ACCURACY_USEC, on_misc, c);
         if (r >= 0)
                 r = sd_event_add_time_relative(c->event, &c->timer, CLOCK_MONOTONIC,
                                                c->cfg.connect_timeout_sec * 1000000ULL, 0, on_connect_timeout, c);
