@@ -692,6 +692,10 @@ static int setup_cloud(TelemetryManager *m) {
                                          .will_payload = "offline",
                                          .keepalive_sec = 30,
                                          .send_maximum = TELEMETRY_INFLIGHT_MAX,
+                                         /* Drain before fill: a PUBACK (and the next message out) goes
+                                          * before the next device message in, so that ingest never
+                                          * leaves the cloud window idle (tests/bench, wide area). */
+                                         .priority = SD_EVENT_PRIORITY_NORMAL - 1,
                                          .connect_timeout_sec = t->connect_timeout_sec,
                                          .reconnect_min_usec = t->reconnect_min_sec * 1000000ULL,
                                          .reconnect_max_usec = t->reconnect_max_sec * 1000000ULL,

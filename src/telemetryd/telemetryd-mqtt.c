@@ -308,6 +308,8 @@ static void attempt(MqttClient *c) {
         }
         r = sd_event_add_io(c->event, &c->io, mosquitto_socket(c->mosq), EPOLLIN | EPOLLOUT, on_io, c);
         if (r >= 0)
+                r = sd_event_source_set_priority(c->io, c->cfg.priority);
+        if (r >= 0)
                 r = sd_event_add_time(c->event, &c->misc, CLOCK_MONOTONIC, misc_next_usec(c),
                                       MQTT_MISC_ACCURACY_USEC, on_misc, c);
         if (r >= 0)

@@ -45,6 +45,7 @@ typedef struct MqttClientConfig {
         bool persistent_session;
         unsigned connect_timeout_sec;
         uint64_t reconnect_min_usec, reconnect_max_usec;
+        int64_t priority;            /* of the socket's sd-event source: lower runs first */
 } MqttClientConfig;
 
 typedef struct MqttClientOps {
