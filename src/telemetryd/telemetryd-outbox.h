@@ -69,7 +69,7 @@ typedef struct Outbox {
         unsigned pending_removals;                /* messages deleted in the open transaction */
         bool synced;                              /* false inside an unsynced transaction (NORMAL) */
         OutboxWaiter *waiters, *waiters_tail;     /* completion callbacks of the open transaction */
-        sqlite3_stmt *insert, *delete, *next;
+        sqlite3_stmt *insert, *lookup, *delete, *next;
 } Outbox;
 
 /* The schema, as the daemon's migration 2. */

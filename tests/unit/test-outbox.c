@@ -120,6 +120,7 @@ static void fixture_crash(Fixture *f) {
         assert_true(outbox_in_transaction(&f->o));
         assert_null(f->o.waiters);
         sqlite3_finalize(f->o.insert);
+        sqlite3_finalize(f->o.lookup);
         sqlite3_finalize(f->o.delete);
         sqlite3_finalize(f->o.next);
         assert_int_equal(sqlite3_close(f->db), SQLITE_OK);
