@@ -138,15 +138,51 @@ static int split_patterns(const char *s, char ***ret) {
         return 0;
 }
 
+static uint64_t socket_hash(const SocketKey *k) {
+        return fnv1a(k, sizeof *k, FNV_INIT);
+}
+
+/*
+ * The sets start small and double as they fill (at most half full), up to 2 * ANOMALY_SOCKETS_MAX
+ * slots: a hub has tens of sockets, and a table sized for the limit from the start was 320 KiB of
+ * a daemon's resident memory, touched all over by the hash (tests/bench/bench-system.sh).
+ */
+#define SOCKET_SET_SLOTS_MIN 64
+
+static int socket_set_resize(SocketSet *s, unsigned slots) {
+        SocketKey *keys = calloc(slots, sizeof(SocketKey));
+        bool *used = calloc(slots, sizeof(bool));
+
+        if (!keys || !used) {
+                free(keys);
+                free(used);
+                return -ENOMEM;
+        }
+        for (unsigned j = 0; j < s->slots; j++) {
+                size_t i;
+
+                if (!s->used[j])
+                        continue;
+                for (i = socket_hash(&s->keys[j]) & (slots - 1); used[i]; i = (i + 1) & (slots - 1))
+                        ;
+                keys[i] = s->keys[j];
+                used[i] = true;
+        }
+        free(s->keys);
+        free(s->used);
+        s->keys = keys;
+        s->used = used;
+        s->slots = slots;
+        return 0;
+}
+
 static int socket_set_init(SocketSet *s) {
-        s->keys = calloc(2 * ANOMALY_SOCKETS_MAX, sizeof(SocketKey));
-        s->used = calloc(2 * ANOMALY_SOCKETS_MAX, sizeof(bool));
-        s->n = 0;
-        return s->keys && s->used ? 0 : -ENOMEM;
+        *s = (SocketSet) {};
+        return socket_set_resize(s, SOCKET_SET_SLOTS_MIN);
 }
 
 static void socket_set_clear(SocketSet *s) {
-        memset(s->used, 0, 2 * ANOMALY_SOCKETS_MAX * sizeof(bool));
+        memset(s->used, 0, s->slots * sizeof(bool));
         s->n = 0;
 }
 
@@ -574,19 +610,22 @@ void tanomaly_hub_metrics(TelemetryAnomaly *a, json_t *o, HubCounters *prev, dou
 
 /* ---- sockets ---- */
 
-static uint64_t socket_hash(const SocketKey *k) {
-        return fnv1a(k, sizeof *k, FNV_INIT);
-}
-
-/* 1 if added (new), 0 if known, -ENOSPC if full. */
+/* 1 if added (new), 0 if known, -ENOSPC if full (or no memory to grow). */
 static int socket_set_add(SocketSet *s, const SocketKey *k) {
-        size_t slots = 2 * ANOMALY_SOCKETS_MAX, i = socket_hash(k) & (slots - 1);
+        size_t slots = s->slots, i = socket_hash(k) & (slots - 1);
 
         for (; s->used[i]; i = (i + 1) & (slots - 1))
                 if (memcmp(&s->keys[i], k, sizeof *k) == 0)
                         return 0;
         if (s->n >= ANOMALY_SOCKETS_MAX)
                 return -ENOSPC;
+        if (2 * (s->n + 1) > s->slots) {
+                if (socket_set_resize(s, 2 * s->slots) < 0)
+                        return -ENOSPC;
+                slots = s->slots;
+                for (i = socket_hash(k) & (slots - 1); s->used[i]; i = (i + 1) & (slots - 1))
+                        ;
+        }
         s->keys[i] = *k;
         s->used[i] = true;
         s->n++;

@@ -73,9 +73,9 @@ typedef struct SocketKey {
 } SocketKey;
 
 typedef struct SocketSet {
-        SocketKey *keys;                     /* open addressing, 2 * ANOMALY_SOCKETS_MAX slots */
+        SocketKey *keys;                     /* open addressing, slots (a power of two) */
         bool *used;
-        unsigned n;
+        unsigned n, slots;                   /* grows with n, up to 2 * ANOMALY_SOCKETS_MAX */
 } SocketSet;
 
 typedef void (*AnomalyAlertFn)(void *userdata, const AnomalyAlertRecord *a);

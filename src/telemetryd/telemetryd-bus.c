@@ -74,7 +74,7 @@ static int method_list_devices(sd_bus_message *msg, void *userdata, sd_bus_error
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(sttt)");
-        for (unsigned i = 0; r >= 0 && i < 2 * TELEMETRY_DEVICES_MAX; i++) {
+        for (unsigned i = 0; r >= 0 && i < m->device_slots; i++) {
                 const DeviceEntry *e = &m->devices[i];
 
                 if (e->id[0])

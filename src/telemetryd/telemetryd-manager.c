@@ -346,26 +346,57 @@ static uint32_t hash_id(const char *s) {
         return h;
 }
 
-/* The device's entry, created if there is room; NULL when TELEMETRY_DEVICES_MAX are tracked. */
-static DeviceEntry *device_entry(TelemetryManager *m, const char *id) {
-        const unsigned slots = 2 * TELEMETRY_DEVICES_MAX;
+/*
+ * The device table starts small and doubles as devices appear (at most half full), up to
+ * 2 * TELEMETRY_DEVICES_MAX slots of 128 bytes: sized for the limit from the start, it was 256 KiB
+ * touched all over by the hash on a hub with a hundred devices.
+ */
+#define DEVICE_SLOTS_MIN 32
 
-        for (unsigned i = 0, h = hash_id(id) % slots; i < slots; i++, h = (h + 1) % slots) {
-                DeviceEntry *e = &m->devices[h];
+static int devices_resize(TelemetryManager *m, unsigned slots) {
+        DeviceEntry *t = calloc(slots, sizeof(DeviceEntry));
 
-                if (e->id[0] == '\0') {
-                        if (m->n_devices >= TELEMETRY_DEVICES_MAX)
-                                return NULL;
-                        (void) snprintf(e->id, sizeof e->id, "%s", id);
-                        e->tokens = tcfg(m)->device_burst;
-                        e->refilled_usec = mono_usec(m);
-                        m->n_devices++;
-                        return e;
-                }
-                if (streq(e->id, id))
-                        return e;
+        if (!t)
+                return -ENOMEM;
+        for (unsigned j = 0; j < m->device_slots; j++) {
+                unsigned h;
+
+                if (m->devices[j].id[0] == '\0')
+                        continue;
+                for (h = hash_id(m->devices[j].id) & (slots - 1); t[h].id[0]; h = (h + 1) & (slots - 1))
+                        ;
+                t[h] = m->devices[j];
         }
-        return NULL;
+        free(m->devices);
+        m->devices = t;
+        m->device_slots = slots;
+        return 0;
+}
+
+/* The device's entry, created if there is room; NULL when TELEMETRY_DEVICES_MAX are tracked (or no
+ * memory to grow the table): then the caller uses the shared bucket. */
+static DeviceEntry *device_entry(TelemetryManager *m, const char *id) {
+        unsigned slots = m->device_slots, h = hash_id(id) & (slots - 1);
+        DeviceEntry *e;
+
+        for (; m->devices[h].id[0]; h = (h + 1) & (slots - 1))
+                if (streq(m->devices[h].id, id))
+                        return &m->devices[h];
+        if (m->n_devices >= TELEMETRY_DEVICES_MAX)
+                return NULL;
+        if (2 * (m->n_devices + 1) > slots) {
+                if (devices_resize(m, 2 * slots) < 0)
+                        return NULL;
+                slots = m->device_slots;
+                for (h = hash_id(id) & (slots - 1); m->devices[h].id[0]; h = (h + 1) & (slots - 1))
+                        ;
+        }
+        e = &m->devices[h];
+        (void) snprintf(e->id, sizeof e->id, "%s", id);
+        e->tokens = tcfg(m)->device_burst;
+        e->refilled_usec = mono_usec(m);
+        m->n_devices++;
+        return e;
 }
 
 static bool device_take_token(TelemetryManager *m, DeviceEntry *e) {
@@ -561,7 +592,7 @@ static void on_anomaly_alert(void *userdata, const AnomalyAlertRecord *a) {
 static void anomaly_tick_devices(TelemetryManager *m, double t) {
         char name[ANOMALY_METRIC_MAX + 1];
 
-        for (unsigned i = 0; i < 2 * TELEMETRY_DEVICES_MAX; i++) {
+        for (unsigned i = 0; i < m->device_slots; i++) {
                 DeviceEntry *e = &m->devices[i];
                 uint64_t all;
 
@@ -764,8 +795,7 @@ static int telemetry_setup(HubDaemon *d) {
                 return log_oom();
         d->userdata = m;
         m->daemon = d;
-        m->devices = calloc(2 * TELEMETRY_DEVICES_MAX, sizeof(DeviceEntry));
-        if (!m->devices)
+        if (devices_resize(m, DEVICE_SLOTS_MIN) < 0)
                 return log_oom();
 
         r = outbox_init(&m->outbox, d->db, t->outbox_max_messages, (uint64_t) t->outbox_max_mib << 20,

@@ -65,10 +65,10 @@ typedef struct TelemetryManager {
         char last_error[320];
         char storage_error[128];     /* the last outbox commit failed: why ("" once one succeeds) */
 
-        DeviceEntry *devices;        /* open addressing, TELEMETRY_DEVICES_MAX * 2 slots */
+        DeviceEntry *devices;        /* open addressing, device_slots (a power of two) */
         DeviceEntry overflow;        /* the shared bucket of devices beyond the table */
         char outbox_epoch[16];       /* part of every message id: a rebuilt outbox never reuses one */
-        unsigned n_devices;
+        unsigned n_devices, device_slots; /* grows with n_devices, up to 2 * TELEMETRY_DEVICES_MAX */
         uint64_t accepted, invalid, rate_limited, untracked;
 
         sd_bus_slot *auth_failure_slot, *owner_slot;

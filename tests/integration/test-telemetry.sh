@@ -168,6 +168,17 @@ it_ok "9 malformed messages are counted as invalid" wait_eq "$((before + 9))" dr
 it_ok "... and listed for the device" bash -c "busctl --address=$DBUS_SYSTEM_BUS_ADDRESS call org.hubguard.telemetry1 /org/hubguard/telemetry1 org.hubguard.telemetry1.Manager ListDevices | grep -q '\"bad1\" 0 8 0'"
 it_ok "hub-telemetryd is still up" kill -0 "${STACK_PID[telemetry]}"
 
+# ---- many devices: the device table grows (it starts at 32 slots, at most half full) and keeps each
+list_devices() {
+        busctl --address="$DBUS_SYSTEM_BUS_ADDRESS" call org.hubguard.telemetry1 /org/hubguard/telemetry1 \
+                org.hubguard.telemetry1.Manager ListDevices
+}
+for round in 1 2; do
+        for i in $(seq -w 0 99); do mosquitto_pub "${device[@]}" -t "devices/many-$i/telemetry" -m "{\"round\": $round}"; done
+done
+many_listed() { [[ $(list_devices | grep -o '"many-[0-9]*" 2 0 0' | wc -l) == 100 ]]; }
+it_ok "100 devices with 2 messages each are all listed with their own counts" it_wait many_listed
+
 # ---- a flooding device is rate-limited
 printf '[telemetry]\nDeviceRatePerSec=1\nDeviceBurst=20\nDrainRatePerSec=0\n' >"$dropin"
 restart_telemetry
