@@ -103,13 +103,12 @@ int telemetry_request_erase(TelemetryManager *m, const char *subject, const char
                 (void) sqlite3_bind_int64(st, 4, (sqlite3_int64) realtime_usec());
                 rc = sqlite3_step(st);
         }
-        r = outbox_commit(&m->outbox);
+        r = telemetry_commit(m);
         if (rc != SQLITE_DONE)
                 return errno_from_sqlite(rc);
         if (r < 0)
                 return r;
         log_info("Queued erase request %s for the cloud.", request_id);
-        telemetry_commit_now(m);
         return 0;
 }
 
@@ -197,7 +196,7 @@ int telemetry_method_request_erase(sd_bus_message *msg, void *userdata, sd_bus_e
         if (r < 0)
                 return r;
         r = telemetry_request_erase(manager(userdata), subject, request_id);
-        if (r == -ENOSPC)
+        if (r == -ENOBUFS)
                 return sd_bus_error_set(error, HUB_BUS_ERROR_NO_SPACE, "The outbox has no room for the erase request.");
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Cannot queue the erase request: %m");

@@ -89,45 +89,52 @@ void telemetry_update_state(TelemetryManager *m) {
 
 static void pump(TelemetryManager *m);
 
-static int on_commit(sd_event_source *s, uint64_t usec, void *userdata) {
-        TelemetryManager *m = userdata;
+/*
+ * The outbox could not store what it was given (a failed commit, or a failed insert: a full disk, an
+ * I/O error). What was not stored must not be acknowledged: the device link is dropped with its
+ * held PUBACKs unsent, and the broker sends those messages again on the persistent session.
+ * Removals of acknowledged messages may have been rolled back too: their rows are still there,
+ * behind the send cursor, so sending starts from the oldest again (the cloud drops the duplicates
+ * by message id) and each is removed on its new PUBACK.
+ */
+static void storage_failed(TelemetryManager *m, const char *what, int error) {
+        log_struct_errno(LOG_ERR, error, NULL, STRV("HUBGUARD_OUTBOX=commit"),
+                         "Outbox %s failed, the messages received since the last commit are not acknowledged: %m",
+                         what);
+        (void) snprintf(m->storage_error, sizeof m->storage_error, "cannot store messages: %s", strerror(-error));
+        for (OutboxPriority p = 0; p < _OUTBOX_PRIORITY_MAX; p++)
+                m->last_sent[p] = 0;
+        if (m->device_enabled)
+                mqtt_client_abort(&m->device, "the outbox cannot store messages: those received since the last "
+                                              "commit were not acknowledged and will be received again");
+        telemetry_update_state(m);
+}
+
+int telemetry_commit(TelemetryManager *m) {
         int r;
 
         m->commit_timer = sd_event_source_disable_unref(m->commit_timer);
         r = outbox_commit(&m->outbox);
-        if (r < 0) {
-                log_struct_errno(LOG_ERR, r, NULL, STRV("HUBGUARD_OUTBOX=commit"),
-                                 "Outbox commit failed, the uncommitted messages are lost: %m");
-                (void) snprintf(m->storage_error, sizeof m->storage_error, "cannot store messages: %s",
-                                strerror(-r));
-                /* Removals of acknowledged messages may have been rolled back with it: their rows are
-                 * still there, behind the send cursor. Send from the oldest again (the cloud drops the
-                 * duplicates by message id), so that each is removed on its new PUBACK. */
-                for (OutboxPriority p = 0; p < _OUTBOX_PRIORITY_MAX; p++)
-                        m->last_sent[p] = 0;
-                telemetry_update_state(m);
-        } else if (m->storage_error[0]) {
-                log_notice("Outbox commits succeed again.");
-                m->storage_error[0] = '\0';
-                telemetry_update_state(m);
-        }
-        /* Only now may the device broker hear that its messages arrived (the PUBACKs were held);
-         * after a failed commit it must not: the link is dropped with the PUBACKs unsent, and the
-         * broker sends the messages again on the persistent session. */
-        if (m->device_enabled) {
-                if (r < 0)
-                        mqtt_client_abort(&m->device, "outbox commit failed: the messages received since the last "
-                                                      "commit were not acknowledged and will be received again");
-                else
+        if (r < 0)
+                storage_failed(m, "commit", r);
+        else {
+                if (m->storage_error[0]) {
+                        log_notice("Outbox commits succeed again.");
+                        m->storage_error[0] = '\0';
+                        telemetry_update_state(m);
+                }
+                /* Only now may the device broker hear that its messages arrived (the PUBACKs were held). */
+                if (m->device_enabled)
                         mqtt_client_flush(&m->device);
         }
         telemetry_emit_queue(m);
         pump(m);
-        return 0;
+        return r;
 }
 
-void telemetry_commit_now(TelemetryManager *m) {
-        (void) on_commit(NULL, 0, m);
+static int on_commit(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) telemetry_commit(userdata);
+        return 0;
 }
 
 static void schedule_commit(TelemetryManager *m) {
@@ -156,14 +163,17 @@ static int enqueue_text(TelemetryManager *m, OutboxPriority prio, const char *to
 
         seq = outbox_enqueue(&m->outbox, prio, topic, text, len, realtime_usec(), NULL, NULL);
         if (seq < 0) {
-                if (seq == -ENOSPC) {
+                if (seq == -ENOBUFS) {
                         /* Refused for lack of room: telemetry lost, so counted like the rest. */
                         (void) outbox_count_drop(&m->outbox, OUTBOX_DROP_FULL, 1);
                         schedule_commit(m);
                         log_debug("Outbox full of security events; dropped a routine message for '%s'.", topic);
                 }
-                else
+                else if (seq == -EINVAL)
                         log_warning_errno((int) seq, "Cannot queue a message for '%s': %m", topic);
+                else
+                        /* Not stored: nothing received since the last commit may be acknowledged. */
+                        storage_failed(m, "insert", (int) seq);
                 return (int) seq;
         }
         schedule_commit(m);

@@ -88,8 +88,9 @@ extern const sd_bus_vtable telemetry_manager_vtable[];
 void telemetry_update_state(TelemetryManager *m);
 void telemetry_emit_queue(TelemetryManager *m);
 
-/* Commit the outbox now, then tell the producers and send (the group commit's timer, run early). */
-void telemetry_commit_now(TelemetryManager *m);
+/* The group commit, now (its timer, run early): on success the held PUBACKs go to the device broker; on failure the
+ * device link is dropped with them unsent (storage_failed()). Returns outbox_commit()'s result. */
+int telemetry_commit(TelemetryManager *m);
 
 /* Score one sample (the bus's ImportSamples and the live paths alike). */
 int telemetry_anomaly_sample(TelemetryManager *m, const char *metric, double t, double value, bool imported);

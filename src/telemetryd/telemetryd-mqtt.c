@@ -175,9 +175,18 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 int err = 0;
                 socklen_t len = sizeof err;
 
+                /* What the peer sent before it hung up, a TLS alert say, is the better reason: let
+                 * libmosquitto read it (on_log() keeps OpenSSL's words) before the hang-up is told. */
+                if (revents & EPOLLIN) {
+                        c->in_loop++;
+                        (void) mosquitto_loop_read(c->mosq, 1);
+                        c->in_loop--;
+                        if (!c->io)
+                                return 0; /* libmosquitto took the link down, with that reason */
+                }
                 if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err == 0)
                         err = ECONNRESET;
-                set_error(c, "cannot connect", strerror(err));
+                set_error(c, "cannot connect", c->tls_error[0] ? c->tls_error : strerror(err));
                 link_down(c, NULL);
                 return 0;
         }

@@ -278,7 +278,7 @@ static int make_room(Outbox *o, OutboxPriority prio, size_t len) {
          * before anything is dropped for it. */
         if (prio == OUTBOX_PRIORITY_ROUTINE &&
             (o->security_rows + 1 > o->max_rows || o->security_bytes + len > o->max_bytes))
-                return -ENOSPC;
+                return -ENOBUFS;
         if (prio == OUTBOX_PRIORITY_SECURITY && o->security_rows >= o->max_security) {
                 r = drop_oldest(o, OUTBOX_PRIORITY_SECURITY, OUTBOX_DROP_SECURITY_FULL);
                 if (r < 0)
@@ -292,11 +292,11 @@ static int make_room(Outbox *o, OutboxPriority prio, size_t len) {
                         continue;
                 /* Only security events are left: they go before routine telemetry is refused... */
                 if (prio == OUTBOX_PRIORITY_ROUTINE)
-                        return -ENOSPC;
+                        return -ENOBUFS;
                 /* ...and a security event displaces the oldest security event. */
                 r = drop_oldest(o, OUTBOX_PRIORITY_SECURITY, OUTBOX_DROP_SECURITY_FULL);
                 if (r <= 0)
-                        return r < 0 ? r : -ENOSPC;
+                        return r < 0 ? r : -ENOBUFS;
         }
         return 0;
 }

@@ -84,7 +84,8 @@ void outbox_done(Outbox *o);
  * Append a message. done (may be NULL) is called once the message is durable (error 0) or the
  * commit failed (error < 0, the message is lost and was never acknowledged). Returns the
  * message's sequence number (> 0), or a negative errno if it was not added (-EINVAL for a bad
- * topic or size; -ENOSPC if it could not be made room for).
+ * topic or size; -ENOBUFS if the outbox's caps left no room for it, which is not a storage error;
+ * a storage error as such, -ENOSPC for a full disk, -EIO...).
  */
 int64_t outbox_enqueue(Outbox *o, OutboxPriority prio, const char *topic, const void *payload, size_t len,
                        uint64_t now_usec, OutboxDone done, void *userdata);

@@ -659,6 +659,45 @@ static void test_commit_fails_file_size_limit(void **state) {
         assert_recovers(f, kept);
 }
 
+/*
+ * A full disk is a storage error, never the outbox's own "no room" (-ENOBUFS): the daemon
+ * acknowledges a message refused for room, and must not acknowledge one that was not stored. Here
+ * the disk fills while removals wait in an unsynced transaction, which the enqueue must commit
+ * first.
+ */
+static void test_enqueue_disk_full_is_not_no_room(void **state) {
+        Fixture *f = *state;
+        struct rlimit old, small;
+        void (*old_handler)(int);
+        int64_t a, r;
+
+        a = enqueue(f, OUTBOX_PRIORITY_ROUTINE);
+        (void) enqueue(f, OUTBOX_PRIORITY_ROUTINE);
+        commit(f);
+        assert_int_equal(db_exec(f->db, "PRAGMA wal_checkpoint(TRUNCATE)"), 0);
+        assert_int_equal(outbox_remove(&f->o, a, false), 0);
+        assert_false(outbox_must_sync(&f->o));
+
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+        small = (struct rlimit) { .rlim_cur = 0, .rlim_max = old.rlim_max };
+        old_handler = signal(SIGXFSZ, SIG_IGN);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+        r = outbox_enqueue(&f->o, OUTBOX_PRIORITY_ROUTINE, TOPIC_ROUTINE, "{}", 2, T0, NULL, NULL);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+        (void) signal(SIGXFSZ, old_handler);
+
+        assert_true(r == -ENOSPC || r == -EIO);
+        /* The removal was rolled back with its transaction: the message is still there, and sent again. */
+        assert_false(outbox_in_transaction(&f->o));
+        assert_true(has_row(f->peer, a));
+        assert_int_equal(f->o.rows, 2);
+        assert_dropped(f, 0, 0, 0);
+        /* Space again: it all works. */
+        assert_true(enqueue(f, OUTBOX_PRIORITY_ROUTINE) > 0);
+        commit(f);
+        assert_int_equal(count_rows(f->peer), 3);
+}
+
 static void test_enqueue_busy(void **state) {
         Fixture *f = *state;
         unsigned calls_before;
@@ -899,7 +938,7 @@ static void test_cap_security_only(void **state) {
         commit(f);
 
         /* Only security events: routine telemetry is refused, and nothing is dropped for it. */
-        assert_int_equal(try_enqueue(f, OUTBOX_PRIORITY_ROUTINE, TOPIC_ROUTINE, 1, &d), -ENOSPC);
+        assert_int_equal(try_enqueue(f, OUTBOX_PRIORITY_ROUTINE, TOPIC_ROUTINE, 1, &d), -ENOBUFS);
         assert_totals(f);
         assert_int_equal(f->o.rows, 3);
         assert_dropped(f, 0, 0, 0);
@@ -920,7 +959,7 @@ static void test_cap_security_only(void **state) {
 
         /* By bytes too: routine refused while the security events fill max_bytes. */
         fixture_caps(f, 100, 30, 10);
-        assert_int_equal(try_enqueue(f, OUTBOX_PRIORITY_ROUTINE, TOPIC_ROUTINE, 10, NULL), -ENOSPC);
+        assert_int_equal(try_enqueue(f, OUTBOX_PRIORITY_ROUTINE, TOPIC_ROUTINE, 10, NULL), -ENOBUFS);
         assert_totals(f);
         assert_dropped(f, 0, 1, 0);
         commit(f);
@@ -1208,7 +1247,7 @@ static void test_routine_refused_before_dropping(void **state) {
         assert_true(enqueue_len(f, OUTBOX_PRIORITY_SECURITY, 80) > 0);
         assert_int_equal(outbox_enqueue(&f->o, OUTBOX_PRIORITY_ROUTINE, "r", "012345678901234567890123456789", 30,
                                         T0, NULL, NULL),
-                         -ENOSPC);
+                         -ENOBUFS);
         commit(f);
         assert_dropped(f, 0, 0, 0);
         assert_int_equal(f->o.rows, 2);
@@ -1368,6 +1407,7 @@ int main(void) {
                 FIXTURE_TEST(test_commit_fails_hook),
                 FIXTURE_TEST(test_commit_fails_file_size_limit),
                 FIXTURE_TEST(test_enqueue_busy),
+                FIXTURE_TEST(test_enqueue_disk_full_is_not_no_room),
                 FIXTURE_TEST(test_seq_strictly_increasing),
                 FIXTURE_TEST(test_seq_never_reused_after_close_in_transaction),
                 FIXTURE_TEST(test_seq_never_reused_after_crash),
