@@ -119,7 +119,10 @@ void telemetry_erase_acknowledged(TelemetryManager *m, int64_t seq) {
         /* A person's erase request: its new state must survive a power cut. */
         r = outbox_require_sync(&m->outbox);
         if (r < 0) {
+                /* The removals before it (this message's among them) are undone: it is sent again,
+                 * and its next PUBACK records the acknowledgement. */
                 log_warning_errno(r, "Cannot record the acknowledgement of message %" PRIi64 ": %m", seq);
+                telemetry_resend_from_oldest(m);
                 return;
         }
         rc = sqlite3_prepare_v2(m->daemon->db,

@@ -89,6 +89,11 @@ void telemetry_update_state(TelemetryManager *m) {
 
 static void pump(TelemetryManager *m);
 
+void telemetry_resend_from_oldest(TelemetryManager *m) {
+        for (OutboxPriority p = 0; p < _OUTBOX_PRIORITY_MAX; p++)
+                m->last_sent[p] = 0;
+}
+
 /*
  * The outbox could not store what it was given (a failed commit, or a failed insert: a full disk, an
  * I/O error). What was not stored must not be acknowledged: the device link is dropped with its
@@ -102,8 +107,7 @@ static void storage_failed(TelemetryManager *m, const char *what, int error) {
                          "Outbox %s failed, the messages received since the last commit are not acknowledged: %m",
                          what);
         (void) snprintf(m->storage_error, sizeof m->storage_error, "cannot store messages: %s", strerror(-error));
-        for (OutboxPriority p = 0; p < _OUTBOX_PRIORITY_MAX; p++)
-                m->last_sent[p] = 0;
+        telemetry_resend_from_oldest(m);
         if (m->device_enabled)
                 mqtt_client_abort(&m->device, "the outbox cannot store messages: those received since the last "
                                               "commit were not acknowledged and will be received again");

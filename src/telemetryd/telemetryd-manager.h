@@ -92,6 +92,10 @@ void telemetry_emit_queue(TelemetryManager *m);
  * device link is dropped with them unsent (storage_failed()). Returns outbox_commit()'s result. */
 int telemetry_commit(TelemetryManager *m);
 
+/* Removals were rolled back (their rows are behind the send cursor again): send from the oldest;
+ * the cloud drops the duplicates by message id, and each row goes on its new PUBACK. */
+void telemetry_resend_from_oldest(TelemetryManager *m);
+
 /* Score one sample (the bus's ImportSamples and the live paths alike). */
 int telemetry_anomaly_sample(TelemetryManager *m, const char *metric, double t, double value, bool imported);
 
