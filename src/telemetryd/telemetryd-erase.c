@@ -201,6 +201,8 @@ int telemetry_method_request_erase(sd_bus_message *msg, void *userdata, sd_bus_e
         r = telemetry_request_erase(manager(userdata), subject, request_id);
         if (r == -ENOBUFS)
                 return sd_bus_error_set(error, HUB_BUS_ERROR_NO_SPACE, "The outbox has no room for the erase request.");
+        if (r == -ENOSPC)
+                return sd_bus_error_set(error, HUB_BUS_ERROR_NO_SPACE, "The disk is full: the erase request cannot be stored.");
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Cannot queue the erase request: %m");
         return sd_bus_reply_method_return(msg, NULL);
