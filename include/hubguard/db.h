@@ -29,6 +29,7 @@ typedef struct DbOpenInfo {
         char moved_to[PATH_MAX];
         int old_version;         /* user_version found (0 for a new file) */
         int version;             /* user_version now */
+        bool exclusive;          /* no room for the -shm index: this connection holds the file alone */
 } DbOpenInfo;
 
 /*

@@ -253,6 +253,10 @@ static int open_database(HubDaemon *d) {
                            path, info.moved_to);
         } else if (info.old_version != info.version)
                 log_info("Database '%s' migrated from schema %d to %d.", path, info.old_version, info.version);
+        if (info.exclusive)
+                log_warning("No room on the file system for the index of database '%s': opened for this "
+                            "process alone until it restarts; no other program can read the file meanwhile.",
+                            path);
         return 0;
 }
 

@@ -137,7 +137,27 @@ static void db_global_config(void) {
         (void) sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
 }
 
-static int db_open_one(const char *path, sqlite3 **ret) {
+/* The WAL index (-shm) could not be created, grown or mapped: on a full file system, typically. */
+static bool db_shm_failed(sqlite3 *db) {
+        switch (sqlite3_extended_errcode(db)) {
+        case SQLITE_IOERR_SHMOPEN:
+        case SQLITE_IOERR_SHMSIZE:
+        case SQLITE_IOERR_SHMMAP:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/*
+ * Open and check one file. A WAL database needs room for its -shm index at every open (a clean
+ * close deletes it, and the first opener after a crash truncates and grows it again), so on a full
+ * file system it fails. It is opened then in exclusive locking mode, set before the first read:
+ * SQLite keeps the index in the heap and needs no new block to read, and writes fail cleanly as on
+ * any full disk. The cost, until the next open: the connection holds the file's lock, so no other
+ * process reads it meanwhile.
+ */
+static int db_open_one(const char *path, bool *exclusive, sqlite3 **ret) {
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
         int rc, r;
 
@@ -149,12 +169,20 @@ static int db_open_one(const char *path, sqlite3 **ret) {
                              NULL);
         if (rc != SQLITE_OK)
                 return errno_from_sqlite(rc);
-        r = db_configure(db);
+        r = *exclusive ? db_exec(db, "PRAGMA locking_mode=EXCLUSIVE") : 0;
+        if (r >= 0)
+                r = db_configure(db);
         if (r < 0) {
+                bool retry = !*exclusive && db_shm_failed(db);
+
                 /* Closing must neither checkpoint a WAL into a bad file nor delete it: db_move_aside()
                  * keeps both for diagnosis. */
                 (void) sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-                return r;
+                if (!retry)
+                        return r;
+                sqlite3_close_v2(TAKE_PTR(db));
+                *exclusive = true;
+                return db_open_one(path, exclusive, ret);
         }
         *ret = TAKE_PTR(db);
         return 0;
@@ -189,14 +217,14 @@ int db_open(const char *path, const DbMigration *migrations, size_t n_migrations
         int r;
 
         info.created = access(path, F_OK) < 0 && errno == ENOENT;
-        r = db_open_one(path, &db);
+        r = db_open_one(path, &info.exclusive, &db);
         if (r == -EUCLEAN) {
                 sqlite3_close_v2(TAKE_PTR(db));
                 r = db_move_aside(path, &info);
                 if (r < 0)
                         return r;
                 info.rebuilt = info.created = true;
-                r = db_open_one(path, &db);
+                r = db_open_one(path, &info.exclusive, &db);
                 if (r == -EUCLEAN)
                         return -EUCLEAN;
         }

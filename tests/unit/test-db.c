@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "hubguard/db.h"
+#include "test-vfs.h"
 
 typedef struct Fixture {
         char *dir;
@@ -40,6 +41,7 @@ static int fixture_setup(void **state) {
 static int fixture_teardown(void **state) {
         Fixture *f = *state;
 
+        test_vfs_shm_full = false;
         rm_rf_free(f->dir);
         free(f->path);
         free(f);
@@ -469,6 +471,51 @@ static void test_wal_persists_in_file(void **state) {
         assert_string_equal(mode, "wal");
 }
 
+/*
+ * A full file system: a cleanly closed WAL database needs a new -shm file (its index) at the next
+ * open, and a crash leaves one that SQLite truncates and grows again. Without room for it the
+ * daemon must still start with what it has: the index goes to the heap, and the connection keeps
+ * the file to itself.
+ */
+static void test_no_room_for_shm_opens_exclusive(void **state) {
+        Fixture *f = *state;
+        _cleanup_(sqlite3_close_v2p) sqlite3 *raw = NULL;
+        _cleanup_free_ char *mode = NULL;
+        sqlite3 *db = NULL;
+        DbOpenInfo info;
+
+        /* A crash: the last row only in the WAL. */
+        assert_int_equal(db_open(f->path, migrations, ELEMENTSOF(migrations), &db, &info), 0);
+        assert_false(info.exclusive);
+        assert_int_equal(db_exec(db, "INSERT INTO device (id, name) VALUES ('plug', 'Plug')"), 0);
+        assert_int_equal(sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL), SQLITE_OK);
+        sqlite3_close_v2(db);
+        db = NULL;
+
+        test_vfs_shm_full = true;
+        assert_int_equal(db_open(f->path, migrations, ELEMENTSOF(migrations), &db, &info), 0);
+        test_vfs_shm_full = false;
+        assert_true(info.exclusive);
+        assert_false(info.rebuilt);
+        mode = query_text(db, "PRAGMA locking_mode");
+        assert_string_equal(mode, "exclusive");
+        assert_int_equal(query_int(db, "SELECT count(*) FROM device WHERE id = 'plug'"), 1);
+        assert_int_equal(db_exec(db, "INSERT INTO device (id, name) VALUES ('fan', 'Fan')"), 0);
+        /* The price: nobody else reads the file meanwhile. */
+        raw = open_raw(f->path);
+        assert_int_equal(sqlite3_exec(raw, "SELECT count(*) FROM device", NULL, NULL, NULL), SQLITE_BUSY);
+        sqlite3_close_v2(TAKE_PTR(raw));
+        sqlite3_close_v2(db);
+        db = NULL;
+
+        /* With room again, the next open shares the file as usual and has both rows. */
+        assert_int_equal(db_open(f->path, migrations, ELEMENTSOF(migrations), &db, &info), 0);
+        assert_false(info.exclusive);
+        raw = open_raw(f->path);
+        assert_int_equal(query_int(raw, "SELECT count(*) FROM device WHERE id IN ('plug', 'fan')"), 2);
+        sqlite3_close_v2(db);
+}
+
 static void test_foreign_keys_enforced(void **state) {
         Fixture *f = *state;
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
@@ -550,11 +597,13 @@ int main(void) {
                 FIXTURE_TEST(test_missing_directory),
                 FIXTURE_TEST(test_wal_and_synchronous_full),
                 FIXTURE_TEST(test_wal_persists_in_file),
+                FIXTURE_TEST(test_no_room_for_shm_opens_exclusive),
                 FIXTURE_TEST(test_foreign_keys_enforced),
                 FIXTURE_TEST(test_defensive_mode),
                 FIXTURE_TEST(test_refuses_symlink),
                 FIXTURE_TEST(test_exec_and_errors),
         };
 
+        test_vfs_register();
         return cmocka_run_group_tests_name("db", tests, NULL, NULL);
 }

@@ -14,67 +14,7 @@
 #include "hubguard/daemon.h"
 #include "hubguard/db.h"
 #include "telemetryd-outbox.h"
-
-/*
- * A VFS over the default one that counts xSync calls: what reaches the disk for sure. Registered
- * as the default for the whole test program.
- */
-static sqlite3_vfs *real_vfs;
-static unsigned syncs;
-
-typedef struct CountingFile {
-        sqlite3_file base;
-        sqlite3_file *real; /* follows this struct, szOsFile of the real VFS */
-} CountingFile;
-
-#define REAL(f) (((CountingFile *) (f))->real)
-static int c_close(sqlite3_file *f) { return REAL(f)->pMethods ? REAL(f)->pMethods->xClose(REAL(f)) : SQLITE_OK; }
-static int c_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o) { return REAL(f)->pMethods->xRead(REAL(f), b, n, o); }
-static int c_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o) { return REAL(f)->pMethods->xWrite(REAL(f), b, n, o); }
-static int c_truncate(sqlite3_file *f, sqlite3_int64 n) { return REAL(f)->pMethods->xTruncate(REAL(f), n); }
-static int c_sync(sqlite3_file *f, int flags) { syncs++; return REAL(f)->pMethods->xSync(REAL(f), flags); }
-static int c_size(sqlite3_file *f, sqlite3_int64 *n) { return REAL(f)->pMethods->xFileSize(REAL(f), n); }
-static int c_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
-static int c_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
-static int c_check(sqlite3_file *f, int *r) { return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r); }
-static int c_fcntl(sqlite3_file *f, int op, void *a) { return REAL(f)->pMethods->xFileControl(REAL(f), op, a); }
-static int c_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
-static int c_dev(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
-static int c_shmmap(sqlite3_file *f, int i, int sz, int ext, void volatile **p) { return REAL(f)->pMethods->xShmMap(REAL(f), i, sz, ext, p); }
-static int c_shmlock(sqlite3_file *f, int o, int n, int fl) { return REAL(f)->pMethods->xShmLock(REAL(f), o, n, fl); }
-static void c_shmbarrier(sqlite3_file *f) { REAL(f)->pMethods->xShmBarrier(REAL(f)); }
-static int c_shmunmap(sqlite3_file *f, int d) { return REAL(f)->pMethods->xShmUnmap(REAL(f), d); }
-
-static const sqlite3_io_methods counting_io = {
-        .iVersion = 2, .xClose = c_close, .xRead = c_read, .xWrite = c_write, .xTruncate = c_truncate,
-        .xSync = c_sync, .xFileSize = c_size, .xLock = c_lock, .xUnlock = c_unlock,
-        .xCheckReservedLock = c_check, .xFileControl = c_fcntl, .xSectorSize = c_sector,
-        .xDeviceCharacteristics = c_dev, .xShmMap = c_shmmap, .xShmLock = c_shmlock,
-        .xShmBarrier = c_shmbarrier, .xShmUnmap = c_shmunmap,
-};
-
-static int c_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags, int *out) {
-        CountingFile *c = (CountingFile *) f;
-        int rc;
-
-        c->real = (sqlite3_file *) (c + 1);
-        rc = real_vfs->xOpen(real_vfs, name, c->real, flags, out);
-        c->base.pMethods = rc == SQLITE_OK ? &counting_io : NULL;
-        return rc;
-}
-
-static sqlite3_vfs counting_vfs;
-
-static void counting_vfs_register(void) {
-        real_vfs = sqlite3_vfs_find(NULL);
-        assert_non_null(real_vfs);
-        counting_vfs = *real_vfs;
-        counting_vfs.zName = "counting";
-        counting_vfs.szOsFile = (int) sizeof(CountingFile) + real_vfs->szOsFile;
-        counting_vfs.xOpen = c_open;
-        counting_vfs.pNext = NULL;
-        assert_int_equal(sqlite3_vfs_register(&counting_vfs, 1), SQLITE_OK);
-}
+#include "test-vfs.h"
 
 /* A plausible CLOCK_REALTIME instant (2025-01-01), in microseconds. */
 #define T0 (1735689600ULL * 1000000ULL)
@@ -1347,25 +1287,25 @@ static void test_sync_only_what_must_survive(void **state) {
         b = enqueue(f, OUTBOX_PRIORITY_ROUTINE);
         c = enqueue(f, OUTBOX_PRIORITY_SECURITY);
         d = enqueue(f, OUTBOX_PRIORITY_ROUTINE);
-        syncs = 0;
+        test_vfs_syncs = 0;
         commit(f);
-        assert_true(syncs > 0);
+        assert_true(test_vfs_syncs > 0);
 
         /* Acknowledged: committed without a sync, and still the connection's default after. */
         assert_int_equal(outbox_remove(&f->o, a, false), 0);
         assert_false(outbox_must_sync(&f->o));
-        syncs = 0;
+        test_vfs_syncs = 0;
         commit(f);
-        assert_int_equal(syncs, 0);
+        assert_int_equal(test_vfs_syncs, 0);
         assert_false(has_row(f->peer, a));
         assert_int_equal(query_i64(f->db, "PRAGMA synchronous", 0), 2);
 
         /* Refused for good: its counter is kept for sure. */
         assert_int_equal(outbox_remove(&f->o, b, true), 0);
         assert_true(outbox_must_sync(&f->o));
-        syncs = 0;
+        test_vfs_syncs = 0;
         commit(f);
-        assert_true(syncs > 0);
+        assert_true(test_vfs_syncs > 0);
 
         /* The caller's own change in the same transaction (an erase request's acknowledgement). */
         assert_int_equal(outbox_remove(&f->o, c, false), 0);
@@ -1375,17 +1315,17 @@ static void test_sync_only_what_must_survive(void **state) {
         assert_int_equal(sqlite3_exec(f->db, "INSERT INTO counters (name, value) VALUES ('caller', 1)", NULL, NULL,
                                       NULL),
                          SQLITE_OK);
-        syncs = 0;
+        test_vfs_syncs = 0;
         commit(f);
-        assert_true(syncs > 0);
+        assert_true(test_vfs_syncs > 0);
         assert_int_equal(query_i64(f->peer, "SELECT count(*) FROM counters WHERE name = 'caller'", 0), 1);
 
         /* A new message after removals: synced, and the removals with it. */
         assert_int_equal(outbox_remove(&f->o, d, false), 0);
-        syncs = 0;
+        test_vfs_syncs = 0;
         (void) enqueue(f, OUTBOX_PRIORITY_ROUTINE);
         commit(f);
-        assert_true(syncs > 0);
+        assert_true(test_vfs_syncs > 0);
         assert_int_equal(count_rows(f->peer), 1);
         assert_int_equal(query_i64(f->db, "PRAGMA synchronous", 0), 2);
 }
@@ -1427,7 +1367,7 @@ int main(void) {
                 FIXTURE_TEST(test_sync_only_what_must_survive),
         };
 
-        counting_vfs_register();
+        test_vfs_register();
 
         return cmocka_run_group_tests_name("outbox", tests, NULL, NULL);
 }
