@@ -6,13 +6,13 @@
  * our own copies live in sodium_malloc()ed memory and are wiped too.
  */
 
-#include <openssl/pem.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "hubguard/bus-names.h"
 #include "hubguard/bus-util.h"
+#include "hubguard/fileio.h"
 #include "hubguard/log.h"
 #include "hubguard/message-ids.h"
 #include "hubguard/seal.h"
@@ -345,23 +345,6 @@ static int method_get_initial_password(sd_bus_message *msg, void *userdata, sd_b
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static int cert_pem(X509 *cert, char **ret) {
-        BIO *b = BIO_new(BIO_s_mem());
-        char *data;
-        long len;
-
-        if (!b)
-                return -ENOMEM;
-        if (!PEM_write_bio_X509(b, cert)) {
-                BIO_free(b);
-                return -EIO;
-        }
-        len = BIO_get_mem_data(b, &data);
-        *ret = memdup_str(data, (size_t) len);
-        BIO_free(b);
-        return *ret ? 0 : -ENOMEM;
-}
-
 static int method_get_certificate_request(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         IdentityManager *m = manager(userdata);
         _cleanup_free_ char *pem = NULL;
@@ -370,7 +353,7 @@ static int method_get_certificate_request(sd_bus_message *msg, void *userdata, s
         r = authorise(msg, m, true, false, "GetCertificateRequest", NULL, error);
         if (r < 0)
                 return r;
-        r = csr_make(m->key, m->device_id, &pem);
+        r = identity_cert_tool(m, STRV("csr", m->daemon->state_dir, m->device_id), NULL, 0, &pem, NULL);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Cannot make the certificate request: %m");
         return sd_bus_reply_method_return(msg, "s", pem);
@@ -379,22 +362,31 @@ static int method_get_certificate_request(sd_bus_message *msg, void *userdata, s
 static int method_get_certificate(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         IdentityManager *m = manager(userdata);
         _cleanup_free_ char *pem = NULL;
+        char path[PATH_MAX];
+        size_t len;
         int r;
 
         r = authorise(msg, m, true, false, "GetCertificate", NULL, error);
         if (r < 0)
                 return r;
-        r = cert_pem(m->cert, &pem);
+        r = identity_state_path(m, IDENTITY_CERT_FILE, path, sizeof path);
+        if (r >= 0)
+                r = read_file_bounded(path, CERT_PEM_MAX, &pem, &len);
         if (r < 0)
-                return r;
+                return sd_bus_error_set_errnof(error, r, "Cannot read the device certificate: %m");
         return sd_bus_reply_method_return(msg, "s", pem);
+}
+
+/* What can be told without parsing it (that is hub-identity-cert's job): the size, and a PEM header. */
+static bool pem_plausible(const char *pem) {
+        return strnlen(pem, CERT_PEM_MAX + 1) <= CERT_PEM_MAX && strstr(pem, "-----BEGIN CERTIFICATE-----");
 }
 
 static int method_install_certificate(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         IdentityManager *m = manager(userdata);
         const HubConfig *c = &m->daemon->config;
-        _cleanup_(X509_freep) X509 *cert = NULL;
-        char reason[256] = "the certificate could not be checked", f1[128];
+        CertFacts f = {};
+        char f1[128];
         const char *pem;
         uid_t uid;
         int r;
@@ -402,10 +394,8 @@ static int method_install_certificate(sd_bus_message *msg, void *userdata, sd_bu
         r = sd_bus_message_read(msg, "s", &pem);
         if (r < 0)
                 return r;
-        r = cert_parse(pem, strlen(pem), &cert);
-        if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Not exactly one PEM certificate of at most %d bytes.", CERT_PEM_MAX);
+        if (!pem_plausible(pem))
+                goto malformed;
         r = authorise(msg, m, false, false, "InstallCertificate", &uid, error);
         if (r < 0)
                 return r;
@@ -414,16 +404,24 @@ static int method_install_certificate(sd_bus_message *msg, void *userdata, sd_bu
                 return sd_bus_error_set(error, ERR_CERT_REJECTED,
                                         "No CA is configured to check the certificate against: set "
                                         "CertificateAuthorityFile= in [identity] of hubguard.conf.");
-        r = cert_validate(cert, m->key, c->identity.ca_file, time(NULL), reason, sizeof reason);
-        if (r < 0)
-                return sd_bus_error_setf(error, ERR_CERT_REJECTED, "Certificate refused: %s.", reason);
-        r = identity_install_certificate(m, cert, pem, strlen(pem));
+        r = identity_cert_tool(m, STRV("install", m->daemon->state_dir, c->identity.ca_file), pem, strlen(pem), NULL,
+                               &f);
+        if (r == -EBADMSG)
+                goto malformed;
+        if (r == -EKEYREJECTED)
+                return sd_bus_error_setf(error, ERR_CERT_REJECTED, "Certificate refused: %s.",
+                                         f.reason[0] ? f.reason : "the certificate could not be checked");
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Cannot store the certificate: %m");
+        identity_cert_facts_apply(m, &f);
         (void) snprintf(f1, sizeof f1, "HUBGUARD_KEY_FINGERPRINT=%s", m->fingerprint);
         log_struct(LOG_NOTICE, MESSAGE_ID_CERTIFICATE_INSTALLED, STRV(f1),
                    "A device certificate issued by the configured CA was installed by uid %u.", (unsigned) uid);
         return sd_bus_reply_method_return(msg, NULL);
+
+malformed:
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                 "Not exactly one PEM certificate of at most %d bytes.", CERT_PEM_MAX);
 }
 
 static int property_get_provisioned(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -448,15 +446,12 @@ static int property_get_fingerprint(sd_bus *bus, const char *path, const char *i
 
 static int property_get_not_after(sd_bus *bus, const char *path, const char *interface, const char *property,
                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        int64_t t = 0;
-
-        (void) cert_not_after(manager(userdata)->cert, &t);
-        return sd_bus_message_append(reply, "t", (uint64_t) MAX(t, 0) * 1000000ULL);
+        return sd_bus_message_append(reply, "t", (uint64_t) MAX(manager(userdata)->cert_not_after, 0) * 1000000ULL);
 }
 
 static int property_get_self_signed(sd_bus *bus, const char *path, const char *interface, const char *property,
                                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "b", cert_is_self_signed(manager(userdata)->cert));
+        return sd_bus_message_append(reply, "b", manager(userdata)->cert_self_signed);
 }
 
 const sd_bus_vtable identity_manager_vtable[] = {

@@ -15,18 +15,12 @@
 #include <time.h>
 
 #include "hubguard/macro.h"
+#include "identityd-certtool.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free);
 
-#define DEVICE_ID_PREFIX "hub-"
-#define DEVICE_ID_LEN (4 + 32) /* "hub-" + 128 random bits in hex */
-#define CERT_PEM_MAX (64 * 1024)
 #define SELF_SIGNED_DAYS 3650
-
-/* A fresh device id, "hub-" and 32 lowercase hex digits, into buf (DEVICE_ID_LEN + 1 bytes). */
-void device_id_generate(char *buf);
-bool device_id_is_valid(const char *s);
 
 int devkey_generate(EVP_PKEY **ret);
 /* Write the private key as PKCS#8 PEM, mode 0600, atomically. */

@@ -225,104 +225,101 @@ static int provision_password(IdentityManager *m) {
         return 0;
 }
 
-/* The CN of the device certificate on disk, if it is a device id. */
-static int device_id_from_cert_file(IdentityManager *m, char *buf, size_t size) {
-        _cleanup_(X509_freep) X509 *cert = NULL;
-        _cleanup_free_ char *data = NULL;
-        char path[PATH_MAX];
-        size_t len;
-        int r;
+int identity_cert_tool(IdentityManager *m, const char *const *args, const char *input, size_t input_len,
+                       char **ret_output, CertFacts *ret_facts) {
+        _cleanup_free_ char *out = NULL;
+        CertFacts f = {};
+        int status;
 
-        r = identity_state_path(m, IDENTITY_CERT_FILE, path, sizeof path);
-        if (r >= 0)
-                r = read_file_bounded(path, CERT_PEM_MAX, &data, &len);
-        if (r >= 0)
-                r = cert_parse(data, len, &cert);
-        if (r < 0)
-                return r;
-        if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, (int) size) <= 0 ||
-            !device_id_is_valid(buf))
+        status = cert_tool_run(m->cert_tool, args, input, input_len, CERT_TOOL_TIMEOUT_USEC, &out);
+        if (status < 0)
+                return log_error_errno(status, "Failed to run %s %s: %m", m->cert_tool, args[0]);
+        if (status == CERT_TOOL_MALFORMED)
                 return -EBADMSG;
-        return 0;
+        /* Its output is facts, except a CSR on success. */
+        if ((status != CERT_TOOL_OK || ret_facts) && cert_facts_parse(out, &f) < 0)
+                return log_error_errno(EPROTO, "%s %s printed something unexpected (exit status %d).",
+                                       m->cert_tool, args[0], status);
+        switch (status) {
+        case CERT_TOOL_OK:
+                if (ret_output)
+                        *ret_output = TAKE_PTR(out);
+                if (ret_facts)
+                        *ret_facts = f;
+                return 0;
+        case CERT_TOOL_REFUSED:
+                if (ret_facts)
+                        *ret_facts = f;
+                return -EKEYREJECTED;
+        case CERT_TOOL_FAILED:
+                return f.error < 0 ? f.error : -EIO;
+        default:
+                return log_error_errno(EPROTO, "%s %s exited with status %d.", m->cert_tool, args[0], status);
+        }
 }
 
-static int setup_device_identity(IdentityManager *m) {
-        char path[PATH_MAX];
-        _cleanup_free_ char *pem = NULL;
-        int r;
-
-        r = meta_get(m->daemon->db, "device_id", m->device_id, sizeof m->device_id);
-        if (r == -ENOENT) {
-                /* A rebuilt database keeps the identity the certificate already names, if any. */
-                if (device_id_from_cert_file(m, m->device_id, sizeof m->device_id) < 0)
-                        device_id_generate(m->device_id);
-                r = meta_set(m->daemon->db, "device_id", m->device_id);
-        }
-        if (r < 0 || !device_id_is_valid(m->device_id))
-                return log_error_errno(r < 0 ? r : EBADMSG, "Failed to read or store the device id: %m");
-
-        r = identity_state_path(m, IDENTITY_KEY_FILE, path, sizeof path);
-        if (r < 0)
-                return log_error_errno(r, "State directory path too long.");
-        r = devkey_load(path, &m->key);
-        if (r == -ENOENT) {
-                r = devkey_generate(&m->key);
-                if (r >= 0)
-                        r = devkey_save(path, m->key);
-                if (r >= 0)
-                        log_info("First boot: created the device key pair (ECDSA P-256).");
-        }
-        if (r < 0)
-                return log_error_errno(r, "Failed to load or create the device key '%s': %m", path);
-        r = devkey_fingerprint(m->key, m->fingerprint, sizeof m->fingerprint);
-        if (r < 0)
-                return log_error_errno(r, "Failed to fingerprint the device key: %m");
-
-        r = identity_state_path(m, IDENTITY_CERT_FILE, path, sizeof path);
-        if (r < 0)
-                return r;
-        {
-                _cleanup_free_ char *data = NULL;
-                size_t len;
-
-                r = read_file_bounded(path, CERT_PEM_MAX, &data, &len);
-                if (r >= 0)
-                        r = cert_parse(data, len, &m->cert);
-                if (r >= 0 && EVP_PKEY_eq(X509_get0_pubkey(m->cert), m->key) != 1) {
-                        log_warning("Certificate '%s' is not for the device key; replacing it with a self-signed one.",
-                                    path);
-                        m->cert = (X509_free(m->cert), NULL);
-                        r = -ENOENT;
-                }
-        }
-        if (r == -ENOENT) {
-                /* Until the cloud issues one: a self-signed development certificate, so a devstack works. */
-                r = cert_make_self_signed(m->key, m->device_id, SELF_SIGNED_DAYS, &pem);
-                if (r >= 0)
-                        r = write_file_atomic(path, pem, strlen(pem), 0644);
-                if (r >= 0)
-                        r = cert_parse(pem, strlen(pem), &m->cert);
-        }
-        if (r < 0)
-                return log_error_errno(r, "Failed to load or create the device certificate '%s': %m", path);
-        return 0;
-}
-
-int identity_install_certificate(IdentityManager *m, X509 *cert, const char *pem, size_t len) {
-        char path[PATH_MAX];
-        int r;
-
-        r = identity_state_path(m, IDENTITY_CERT_FILE, path, sizeof path);
-        if (r < 0)
-                return r;
-        r = write_file_atomic(path, pem, len, 0644);
-        if (r < 0)
-                return r;
-        X509_free(m->cert);
-        m->cert = cert;
-        (void) X509_up_ref(cert);
+void identity_cert_facts_apply(IdentityManager *m, const CertFacts *f) {
+        (void) snprintf(m->fingerprint, sizeof m->fingerprint, "%s", f->fingerprint);
+        m->cert_not_after = f->not_after;
+        m->cert_self_signed = f->self_signed;
         (void) sd_bus_emit_properties_changed(m->daemon->bus, HUB_BUS_PATH_IDENTITY, HUB_BUS_IFACE_IDENTITY,
                                               "CertificateNotAfterUSec", "CertificateSelfSigned", NULL);
+}
+
+/* hub-identity-cert is installed beside us (libexecdir, or the build tree). */
+static int find_cert_tool(IdentityManager *m) {
+        char exe[PATH_MAX], *slash;
+        ssize_t n;
+
+        n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n < 0)
+                return log_error_errno(errno, "Cannot read /proc/self/exe: %m");
+        exe[n] = '\0';
+        slash = strrchr(exe, '/');
+        if (!slash)
+                return log_error_errno(EINVAL, "Unexpected /proc/self/exe: %s", exe);
+        *slash = '\0';
+        if (snprintf(m->cert_tool, sizeof m->cert_tool, "%s/%s", exe, CERT_TOOL_PROGRAM) >= (int) sizeof m->cert_tool)
+                return log_error_errno(ENAMETOOLONG, "Path of %s too long.", CERT_TOOL_PROGRAM);
+        if (access(m->cert_tool, X_OK) < 0)
+                return log_error_errno(errno, "Cannot run %s, which does every operation on the device key: %m",
+                                       m->cert_tool);
+        return 0;
+}
+
+/* The device id, the key pair and a certificate for it, made by hub-identity-cert on first boot. */
+static int setup_device_identity(IdentityManager *m) {
+        bool adopt = false;
+        CertFacts f;
+        int r;
+
+        r = find_cert_tool(m);
+        if (r < 0)
+                return r;
+        r = meta_get(m->daemon->db, "device_id", m->device_id, sizeof m->device_id);
+        if (r == -ENOENT) {
+                /* A new or rebuilt database: a fresh id, unless the certificate on disk names one. */
+                device_id_generate(m->device_id);
+                adopt = true;
+        } else if (r < 0 || !device_id_is_valid(m->device_id))
+                return log_error_errno(r < 0 ? r : EBADMSG, "Failed to read the device id: %m");
+
+        r = identity_cert_tool(m, STRV("setup", m->daemon->state_dir, m->device_id, adopt ? "--adopt" : NULL),
+                               NULL, 0, NULL, &f);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load or create the device key and certificate in '%s': %m",
+                                       m->daemon->state_dir);
+        if (!device_id_is_valid(f.device_id))
+                return log_error_errno(EPROTO, "%s setup printed no device id.", m->cert_tool);
+        if (adopt) {
+                memcpy(m->device_id, f.device_id, sizeof m->device_id);
+                r = meta_set(m->daemon->db, "device_id", m->device_id);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to store the device id: %m");
+        }
+        (void) snprintf(m->fingerprint, sizeof m->fingerprint, "%s", f.fingerprint);
+        m->cert_not_after = f.not_after;
+        m->cert_self_signed = f.self_signed;
         return 0;
 }
 
@@ -410,8 +407,6 @@ static void identity_teardown(HubDaemon *d) {
         IdentityManager *m = d->userdata;
 
         sodium_free(m->master_key);
-        EVP_PKEY_free(m->key);
-        X509_free(m->cert);
         free(m->verify_uids);
         free(m);
         d->userdata = NULL;

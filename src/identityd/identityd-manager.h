@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
 #include "hubguard/daemon.h"
-#include "identityd-cert.h"
+#include "identityd-certtool.h"
 #include "identityd-throttle.h"
 
 /* The identity domain's daemon description, run by hub_daemon_main(). */
@@ -18,10 +17,6 @@ extern const HubDaemonOps identity_daemon_ops;
 
 /* Names of the sealed secrets. */
 #define SEALED_INITIAL_PASSWORD "initial-password"
-
-/* Files in the state directory. */
-#define IDENTITY_KEY_FILE "device.key"
-#define IDENTITY_CERT_FILE "device.pem"
 
 /* The credential (in $CREDENTIALS_DIRECTORY) holding the master key of the sealed store. */
 #define IDENTITY_MASTER_KEY_CREDENTIAL "master-key"
@@ -40,10 +35,11 @@ PasswordOrigin password_origin_from_string(const char *s);
 typedef struct IdentityManager {
         HubDaemon *daemon;
         unsigned char *master_key; /* sodium_malloc()ed */
-        EVP_PKEY *key;
-        X509 *cert;
+        char cert_tool[PATH_MAX]; /* hub-identity-cert, beside our own executable */
         char device_id[DEVICE_ID_LEN + 1];
         char fingerprint[80];
+        int64_t cert_not_after; /* seconds since the epoch */
+        bool cert_self_signed;
         PasswordOrigin origin;
         ThrottleConfig throttle;
         uid_t *verify_uids;
@@ -63,4 +59,14 @@ extern const sd_bus_error_map identity_errors[];
 /* Store a new password hash for account (one transaction; the initial password is forgotten). */
 int identity_store_password(IdentityManager *m, const char *account, const char *hash, PasswordOrigin origin);
 int identity_load_hash(IdentityManager *m, const char *account, char *hash, size_t size);
-int identity_install_certificate(IdentityManager *m, X509 *cert, const char *pem, size_t len);
+
+/*
+ * Run hub-identity-cert(8) with args (NULL-terminated), input on its stdin. Returns 0 with its
+ * output (if ret_output) and the facts it printed (if ret_facts); or -EBADMSG (not exactly one PEM
+ * certificate), -EKEYREJECTED (refused: ret_facts->reason says why), the errno it failed with, or
+ * another negative errno if it could not run or broke the protocol (logged).
+ */
+int identity_cert_tool(IdentityManager *m, const char *const *args, const char *input, size_t input_len,
+                       char **ret_output, CertFacts *ret_facts);
+/* Take the certificate facts a setup or install printed, and tell the bus. */
+void identity_cert_facts_apply(IdentityManager *m, const CertFacts *f);

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * hub-identityd's side of hub-identity-cert(8): cert_tool_run() and cert_facts_parse(), against the
+ * real helper (its path is the first argument) and against programs that misbehave.
+ */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common.h"
+#include "hubguard/log.h"
+#include "identityd-certtool.h"
+
+static const char *tool;
+
+#define ID_A "hub-0123456789abcdef0123456789abcdef"
+#define ID_B "hub-fedcba9876543210fedcba9876543210"
+#define TIMEOUT (20 * 1000000ULL)
+
+typedef struct Fixture {
+        char *dir, *other; /* two state directories, two device keys */
+} Fixture;
+
+static int fixture_setup(void **state) {
+        Fixture *f = calloc(1, sizeof *f);
+
+        assert_non_null(f);
+        f->dir = test_mkdtemp("test-certtool");
+        f->other = test_mkdtemp("test-certtool-other");
+        *state = f;
+        return 0;
+}
+
+static int fixture_teardown(void **state) {
+        Fixture *f = *state;
+
+        rm_rf_free(f->dir);
+        rm_rf_free(f->other);
+        free(f);
+        return 0;
+}
+
+/* Run the helper; returns its status, its output parsed into *facts when it is facts. */
+static int run(const char *const *args, const char *input, CertFacts *facts, char **ret_out) {
+        char *out = NULL;
+        int status;
+
+        status = cert_tool_run(tool, args, input, input ? strlen(input) : 0, TIMEOUT, &out);
+        assert_true(status >= 0);
+        if (facts)
+                assert_int_equal(cert_facts_parse(out, facts), 0);
+        if (ret_out)
+                *ret_out = out;
+        else
+                free(out);
+        return status;
+}
+
+static void test_setup_makes_key_and_certificate(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *key = path_join(f->dir, IDENTITY_KEY_FILE), *cert = path_join(f->dir, IDENTITY_CERT_FILE);
+        CertFacts a, b;
+        struct stat st;
+        int64_t now = (int64_t) time(NULL);
+
+        assert_int_equal(run(STRV("setup", f->dir, ID_A), NULL, &a, NULL), CERT_TOOL_OK);
+        assert_string_equal(a.device_id, ID_A);
+        assert_true(a.self_signed);
+        assert_int_equal(strlen(a.fingerprint), 7 + 64);
+        assert_memory_equal(a.fingerprint, "SHA256:", 7);
+        /* SELF_SIGNED_DAYS, 3650 days, give or take the test's own time. */
+        assert_in_range(a.not_after, now + 3650LL * 86400 - 60, now + 3650LL * 86400 + 60);
+        assert_int_equal(stat(key, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(stat(cert, &st), 0);
+
+        /* Again: the same key; another candidate id does not replace the certificate... */
+        assert_int_equal(run(STRV("setup", f->dir, ID_B), NULL, &b, NULL), CERT_TOOL_OK);
+        assert_string_equal(b.fingerprint, a.fingerprint);
+        assert_int_equal(b.not_after, a.not_after);
+        assert_string_equal(b.device_id, ID_B);
+        /* ... and with --adopt the id the certificate names wins (a rebuilt database). */
+        assert_int_equal(run(STRV("setup", f->dir, ID_B, "--adopt"), NULL, &b, NULL), CERT_TOOL_OK);
+        assert_string_equal(b.device_id, ID_A);
+}
+
+static void test_setup_replaces_a_certificate_for_another_key(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *cert = path_join(f->dir, IDENTITY_CERT_FILE), *other = path_join(f->other, IDENTITY_CERT_FILE);
+        _cleanup_free_ char *pem = NULL, *before = NULL;
+        CertFacts a, b;
+
+        assert_int_equal(run(STRV("setup", f->dir, ID_A), NULL, &a, NULL), CERT_TOOL_OK);
+        assert_int_equal(run(STRV("setup", f->other, ID_B), NULL, &b, NULL), CERT_TOOL_OK);
+        assert_string_not_equal(a.fingerprint, b.fingerprint);
+        before = read_file_or_die(other, NULL);
+        write_string_or_die(cert, before);
+        assert_int_equal(run(STRV("setup", f->dir, ID_A), NULL, &b, NULL), CERT_TOOL_OK);
+        assert_string_equal(b.fingerprint, a.fingerprint);
+        pem = read_file_or_die(cert, NULL);
+        assert_string_not_equal(pem, before);
+}
+
+static void test_csr(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *out = NULL;
+        CertFacts x;
+
+        assert_int_equal(run(STRV("setup", f->dir, ID_A), NULL, &x, NULL), CERT_TOOL_OK);
+        assert_int_equal(run(STRV("csr", f->dir, ID_A), NULL, NULL, &out), CERT_TOOL_OK);
+        assert_memory_equal(out, "-----BEGIN CERTIFICATE REQUEST-----\n", 36);
+        /* No key: it fails, and says with which errno. */
+        assert_int_equal(run(STRV("csr", f->other, ID_A), NULL, &x, NULL), CERT_TOOL_FAILED);
+        assert_int_equal(x.error, -ENOENT);
+}
+
+static void test_install(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *own = path_join(f->dir, IDENTITY_CERT_FILE), *other = path_join(f->other, IDENTITY_CERT_FILE);
+        _cleanup_free_ char *own_pem = NULL, *other_pem = NULL, *after = NULL;
+        CertFacts a, x;
+
+        assert_int_equal(run(STRV("setup", f->dir, ID_A), NULL, &a, NULL), CERT_TOOL_OK);
+        assert_int_equal(run(STRV("setup", f->other, ID_B), NULL, &x, NULL), CERT_TOOL_OK);
+        own_pem = read_file_or_die(own, NULL);
+        other_pem = read_file_or_die(other, NULL);
+
+        assert_int_equal(run(STRV("install", f->dir, other), "garbage\n", NULL, NULL), CERT_TOOL_MALFORMED);
+        assert_int_equal(run(STRV("install", f->dir, other), "", NULL, NULL), CERT_TOOL_MALFORMED);
+        assert_int_equal(run(STRV("install", f->dir, own), other_pem, &x, NULL), CERT_TOOL_REFUSED);
+        assert_string_equal(x.reason, "the certificate is not for this device's key");
+        assert_int_equal(run(STRV("install", f->dir, other), own_pem, &x, NULL), CERT_TOOL_REFUSED);
+        assert_non_null(strstr(x.reason, "does not chain to the configured CA"));
+        after = read_file_or_die(own, NULL);
+        assert_string_equal(after, own_pem);
+
+        /* Its own certificate as the CA: it chains, and is stored. */
+        assert_int_equal(run(STRV("install", f->dir, own), own_pem, &x, NULL), CERT_TOOL_OK);
+        assert_string_equal(x.fingerprint, a.fingerprint);
+        assert_int_equal(x.not_after, a.not_after);
+        assert_string_equal(x.device_id, "");
+}
+
+static void test_bad_arguments(void **state) {
+        Fixture *f = *state;
+
+        assert_int_equal(run(STRV("setup", f->dir, "not-an-id"), NULL, NULL, NULL), CERT_TOOL_USAGE);
+        assert_int_equal(run(STRV("setup", "relative", ID_A), NULL, NULL, NULL), CERT_TOOL_USAGE);
+        assert_int_equal(run(STRV("install", f->dir, "relative.pem"), NULL, NULL, NULL), CERT_TOOL_USAGE);
+        assert_int_equal(run(STRV("frobnicate", f->dir, ID_A), NULL, NULL, NULL), CERT_TOOL_USAGE);
+}
+
+/* Programs that break the protocol: too slow, too talkative, killed, missing. */
+static void test_run_limits(void **state) {
+        char *big = malloc(CERT_PEM_MAX + 1), *out = NULL;
+        uint64_t t0;
+        struct timespec ts;
+
+        assert_non_null(big);
+        memset(big, 'x', CERT_PEM_MAX);
+        big[CERT_PEM_MAX] = '\0';
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        t0 = (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+        assert_int_equal(cert_tool_run("/bin/sleep", STRV("30"), NULL, 0, 200000, &out), -ETIMEDOUT);
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        assert_true((uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000 - t0 < 10000000ULL);
+
+        /* cat echoes its stdin: all of a small one, and a large one is too much output. */
+        assert_int_equal(cert_tool_run("/bin/cat", STRV("-"), "a=b\n", 4, TIMEOUT, &out), 0);
+        assert_string_equal(out, "a=b\n");
+        free(out);
+        out = NULL;
+        assert_int_equal(cert_tool_run("/bin/cat", STRV("-"), big, CERT_PEM_MAX, TIMEOUT, &out), -EMSGSIZE);
+        assert_null(out);
+
+        assert_int_equal(cert_tool_run("/bin/sh", STRV("-c", "kill -9 $$"), NULL, 0, TIMEOUT, &out), -ECHILD);
+        assert_int_equal(cert_tool_run("/nonexistent/hub-identity-cert", STRV("setup"), NULL, 0, TIMEOUT, &out),
+                         -ENOENT);
+        assert_null(out);
+        free(big);
+}
+
+static void test_facts_parse(void **state) {
+        CertFacts x;
+
+        assert_int_equal(cert_facts_parse("", &x), 0);
+        assert_int_equal(cert_facts_parse("device_id=" ID_A "\nfingerprint=SHA256:ab\nnot_after=-5\nself_signed=1\n", &x),
+                         0);
+        assert_string_equal(x.device_id, ID_A);
+        assert_string_equal(x.fingerprint, "SHA256:ab");
+        assert_int_equal(x.not_after, -5);
+        assert_true(x.self_signed);
+        assert_int_equal(cert_facts_parse("errno=2\nreason=the reason, with = in it\n", &x), 0);
+        assert_int_equal(x.error, -ENOENT);
+        assert_string_equal(x.reason, "the reason, with = in it");
+
+        static const char *const bad[] = {
+                "device_id=hub-x\n",       "fingerprint=SHA256:ab",  "no equals sign\n",
+                "not_after=12x\n",         "not_after=\n",           "self_signed=2\n",
+                "errno=0\n",               "errno=-1\n",             "errno=99999\n",
+                "colour=blue\n",           "not_after=99999999999999999999\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(cert_facts_parse(bad[i], &x), -EBADMSG);
+}
+
+#define FIXTURE_TEST(t) cmocka_unit_test_setup_teardown(t, fixture_setup, fixture_teardown)
+
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest tests[] = {
+                FIXTURE_TEST(test_setup_makes_key_and_certificate),
+                FIXTURE_TEST(test_setup_replaces_a_certificate_for_another_key),
+                FIXTURE_TEST(test_csr),
+                FIXTURE_TEST(test_install),
+                FIXTURE_TEST(test_bad_arguments),
+                cmocka_unit_test(test_run_limits),
+                cmocka_unit_test(test_facts_parse),
+        };
+
+        if (argc != 2) {
+                fprintf(stderr, "usage: %s PATH-OF-hub-identity-cert\n", argv[0]);
+                return 2;
+        }
+        tool = argv[1];
+        return cmocka_run_group_tests_name("certtool", tests, NULL, NULL);
+}
