@@ -135,6 +135,27 @@ static int step_done(sqlite3_stmt *st) {
         return rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
 }
 
+/* Run sql with ?1 (and ?2 unless b is NULL) bound to text, to its first row: 1 with *ret on it, 0 if
+ * there is none, or a negative errno. */
+static int select_row(PrivacyStore *s, const char *sql, const char *a, const char *b, sqlite3_stmt **ret) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        (void) sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+        if (b)
+                (void) sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return 0;
+        if (rc != SQLITE_ROW)
+                return errno_from_sqlite(rc);
+        *ret = TAKE_PTR(st);
+        return 1;
+}
+
 /* Run sql with ?1 bound to a text; 0 or a negative errno. */
 static int exec_text(PrivacyStore *s, const char *sql, const char *a) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
@@ -224,17 +245,11 @@ static int subject_key_load(PrivacyStore *s, const char *subject, unsigned char 
         char name[SEAL_NAME_MAX + 1];
         unsigned char *key = NULL;
         size_t len;
-        int r, rc;
+        int r;
 
-        r = prepare(s, "SELECT wrapped FROM subject_key WHERE subject = ?1", &st);
-        if (r < 0)
-                return r;
-        (void) sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return -ENOKEY;
-        if (rc != SQLITE_ROW)
-                return errno_from_sqlite(rc);
+        r = select_row(s, "SELECT wrapped FROM subject_key WHERE subject = ?1", subject, NULL, &st);
+        if (r <= 0)
+                return r < 0 ? r : -ENOKEY;
         key_name(subject, name);
         r = unseal_data(s->master, name, sqlite3_column_blob(st, 0), (size_t) sqlite3_column_bytes(st, 0), &key,
                         &len);
@@ -706,18 +721,11 @@ int privacy_export(PrivacyStore *s, const char *subject, uint64_t now_usec, FILE
 
 int privacy_consent_get(PrivacyStore *s, const char *subject, const char *purpose) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        int r, rc;
+        int r;
 
-        r = prepare(s, "SELECT granted FROM consent WHERE subject = ?1 AND purpose = ?2", &st);
-        if (r < 0)
-                return r;
-        (void) sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
-        (void) sqlite3_bind_text(st, 2, purpose, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return 0; /* never asked: optional processing is off */
-        if (rc != SQLITE_ROW)
-                return errno_from_sqlite(rc);
+        r = select_row(s, "SELECT granted FROM consent WHERE subject = ?1 AND purpose = ?2", subject, purpose, &st);
+        if (r <= 0)
+                return r; /* none: never asked, and optional processing is off */
         return sqlite3_column_int(st, 0) == 1;
 }
 
@@ -886,17 +894,11 @@ int privacy_erase_run(PrivacyStore *s, const char *request_id, const char *extra
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         _cleanup_free_ char *subject = NULL, *stores = NULL;
         json_t *a;
-        int r, rc;
+        int r;
 
-        r = prepare(s, "SELECT subject FROM erase_job WHERE request_id = ?1", &st);
-        if (r < 0)
-                return r;
-        (void) sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return -ENXIO;
-        if (rc != SQLITE_ROW)
-                return errno_from_sqlite(rc);
+        r = select_row(s, "SELECT subject FROM erase_job WHERE request_id = ?1", request_id, NULL, &st);
+        if (r <= 0)
+                return r < 0 ? r : -ENXIO;
         subject = strdup((const char *) sqlite3_column_text(st, 0));
         sqlite3_finalize(TAKE_PTR(st));
         if (!subject)
@@ -1026,23 +1028,17 @@ int privacy_receipt_merge_stores(PrivacyStore *s, const char *request_id, const 
         _cleanup_free_ char *text = NULL;
         json_t *have, *add, *v;
         size_t i;
-        int r, rc;
+        int r;
 
         add = json_loads(stores_json, JSON_REJECT_DUPLICATES, NULL);
         if (!json_is_array(add) || json_array_size(add) > 64) {
                 json_decref(add);
                 return -EINVAL;
         }
-        r = prepare(s, "SELECT stores FROM receipt WHERE request_id = ?1", &st);
-        if (r < 0) {
+        r = select_row(s, "SELECT stores FROM receipt WHERE request_id = ?1", request_id, NULL, &st);
+        if (r <= 0) {
                 json_decref(add);
-                return r;
-        }
-        (void) sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW) {
-                json_decref(add);
-                return rc == SQLITE_DONE ? -ENXIO : errno_from_sqlite(rc);
+                return r < 0 ? r : -ENXIO;
         }
         have = json_loads((const char *) sqlite3_column_text(st, 0), 0, NULL);
         sqlite3_finalize(TAKE_PTR(st));
@@ -1086,20 +1082,14 @@ int privacy_receipt_json(PrivacyStore *s, const char *request_id, char **ret) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         json_t *o, *stores;
         const char *cloud;
-        int r, rc;
+        int r;
 
-        r = prepare(s,
+        r = select_row(s,
                     "SELECT request_id, subject, reason, uid, requested_usec, completed_usec, records, stores, "
                     "cloud, cloud_usec FROM receipt WHERE request_id = ?1",
-                    &st);
-        if (r < 0)
-                return r;
-        (void) sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return -ENXIO;
-        if (rc != SQLITE_ROW)
-                return errno_from_sqlite(rc);
+                    request_id, NULL, &st);
+        if (r <= 0)
+                return r < 0 ? r : -ENXIO;
         stores = json_loads((const char *) sqlite3_column_text(st, 7), 0, NULL);
         cloud = (const char *) sqlite3_column_text(st, 8);
         o = json_pack("{sssssssIsIsIsIso*sssssIss}", "request_id", (const char *) sqlite3_column_text(st, 0),
