@@ -58,11 +58,12 @@ static int exchange(int in_fd, const char *input, size_t input_len, int out_fd, 
                 }
                 if (in_fd >= 0 && p[1].revents) {
                         n = write(in_fd, input + written, input_len - written);
-                        if (n < 0 && errno != EAGAIN && errno != EINTR)
-                                return -errno; /* EPIPE: it stopped reading; its status says why */
+                        if (n < 0 && errno != EAGAIN && errno != EINTR && errno != EPIPE)
+                                return -errno;
                         if (n > 0)
                                 written += (size_t) n;
-                        if (written == input_len || n < 0) {
+                        /* EPIPE (SIGPIPE is ignored, daemon.c): it stopped reading; its status says why. */
+                        if (written == input_len || (n < 0 && errno == EPIPE)) {
                                 (void) close(in_fd);
                                 in_fd = -EBADF;
                         }

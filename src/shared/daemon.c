@@ -368,6 +368,10 @@ static int run(HubDaemon *d) {
          * Before the first secret is read. */
         if (prctl(PR_SET_DUMPABLE, 0) < 0)
                 return log_error_errno(errno, "Failed to make the process non-dumpable: %m");
+        /* A peer that goes away (the cloud broker, a helper that exits before reading its input) is
+         * an EPIPE to handle, not a signal that kills us; systemd's IgnoreSIGPIPE= is not everywhere. */
+        if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+                return log_error_errno(errno, "Failed to ignore SIGPIPE: %m");
 
         r = load_config(d, false);
         if (r < 0)

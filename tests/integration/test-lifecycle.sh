@@ -6,6 +6,13 @@ it_setup
 
 : "${NOTIFY_RECV:=$STACK_BUILD/tests/integration/notify-recv}"
 
+# ---- a peer that goes away (the cloud broker, a helper that exits early) is an EPIPE, not a SIGPIPE
+# that kills the daemon, with or without systemd's IgnoreSIGPIPE=
+for dom in "${STACK_DOMAINS[@]}"; do
+        ign=$(awk '/^SigIgn:/ { print $2 }' "/proc/${STACK_PID[$dom]}/status")
+        it_is "hub-${dom}d ignores SIGPIPE (SigIgn ${ign:-?})" 1 "$(((16#${ign:-0} >> 12) & 1))"
+done
+
 # ---- SIGTERM: a clean stop, logged, name released
 stack_stop identity
 it_is "hub-identityd exits 0 on SIGTERM" 0 $?
