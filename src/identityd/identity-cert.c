@@ -31,20 +31,26 @@ static int fail(int r) {
         return CERT_TOOL_FAILED;
 }
 
-static int print_facts(EVP_PKEY *key, X509 *cert, const char *device_id) {
+typedef struct Facts {
         char fingerprint[80];
         int64_t not_after;
-        int r;
+        bool self_signed;
+} Facts;
 
-        r = devkey_fingerprint(key, fingerprint, sizeof fingerprint);
+static int facts_get(EVP_PKEY *key, X509 *cert, Facts *ret) {
+        int r = devkey_fingerprint(key, ret->fingerprint, sizeof ret->fingerprint);
+
         if (r >= 0)
-                r = cert_not_after(cert, &not_after);
-        if (r < 0)
-                return fail(r);
+                r = cert_not_after(cert, &ret->not_after);
+        ret->self_signed = cert_is_self_signed(cert);
+        return r;
+}
+
+static int facts_print(const Facts *f, const char *device_id) {
         if (device_id)
                 printf("device_id=%s\n", device_id);
-        printf("fingerprint=%s\nnot_after=%" PRIi64 "\nself_signed=%d\n", fingerprint, not_after,
-               cert_is_self_signed(cert));
+        printf("fingerprint=%s\nnot_after=%" PRIi64 "\nself_signed=%d\n", f->fingerprint, f->not_after,
+               f->self_signed);
         return fflush(stdout) == 0 ? CERT_TOOL_OK : CERT_TOOL_FAILED;
 }
 
@@ -63,6 +69,7 @@ static int op_setup(const char *dir, const char *candidate, bool adopt) {
         _cleanup_(X509_freep) X509 *cert = NULL;
         _cleanup_free_ char *pem = NULL;
         char key_path[PATH_MAX], cert_path[PATH_MAX], device_id[DEVICE_ID_LEN + 1];
+        Facts facts;
         int r;
 
         if (state_path(dir, IDENTITY_KEY_FILE, key_path, sizeof key_path) < 0 ||
@@ -70,10 +77,13 @@ static int op_setup(const char *dir, const char *candidate, bool adopt) {
                 return fail(-ENAMETOOLONG);
         (void) snprintf(device_id, sizeof device_id, "%s", candidate);
 
+        /* Only a missing certificate, or one for another key, is replaced: one that cannot be read
+         * now (an I/O error, no memory) may be the cloud's, and is kept for the next start. */
         r = cert_load(cert_path, &cert);
-        if (r < 0 && r != -ENOENT)
-                log_warning("Certificate '%s' cannot be read (%s); replacing it with a self-signed one.",
-                            cert_path, strerror(-r));
+        if (r < 0 && r != -ENOENT) {
+                log_error("Failed to read the device certificate '%s': %s", cert_path, strerror(-r));
+                return fail(r);
+        }
         /* A rebuilt database keeps the identity the certificate already names. */
         if (cert && adopt) {
                 char cn[DEVICE_ID_LEN + 2];
@@ -113,7 +123,8 @@ static int op_setup(const char *dir, const char *candidate, bool adopt) {
                         return fail(r);
                 }
         }
-        return print_facts(key, cert, device_id);
+        r = facts_get(key, cert, &facts);
+        return r < 0 ? fail(r) : facts_print(&facts, device_id);
 }
 
 static int op_csr(const char *dir, const char *device_id) {
@@ -138,6 +149,7 @@ static int op_install(const char *dir, const char *ca_file) {
         _cleanup_(X509_freep) X509 *cert = NULL;
         _cleanup_free_ char *pem = malloc(CERT_PEM_MAX + 1);
         char key_path[PATH_MAX], cert_path[PATH_MAX], reason[256] = "the certificate could not be checked";
+        Facts facts;
         size_t len = 0;
         ssize_t n;
         int r;
@@ -168,10 +180,13 @@ static int op_install(const char *dir, const char *ca_file) {
                 printf("reason=%s\n", reason);
                 return CERT_TOOL_REFUSED;
         }
-        r = write_file_atomic(cert_path, pem, len, 0644);
+        /* The facts first: once the file is written, what the daemon is told must be true of it. */
+        r = facts_get(key, cert, &facts);
+        if (r >= 0)
+                r = write_file_atomic(cert_path, pem, len, 0644);
         if (r < 0)
                 return fail(r);
-        return print_facts(key, cert, NULL);
+        return facts_print(&facts, NULL);
 }
 
 static int help(void) {

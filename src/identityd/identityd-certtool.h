@@ -33,7 +33,8 @@
 #define CERT_PEM_MAX (64 * 1024)
 /* What the helper may print: a CSR or the facts, far below this. */
 #define CERT_TOOL_OUTPUT_MAX (16 * 1024)
-#define CERT_TOOL_TIMEOUT_USEC (30 * 1000000ULL)
+/* Far below WatchdogSec= (30 s): the daemon waits for it, and a hung helper must not get it killed. */
+#define CERT_TOOL_TIMEOUT_USEC (10 * 1000000ULL)
 
 enum {
         CERT_TOOL_OK = 0,
@@ -43,13 +44,26 @@ enum {
         CERT_TOOL_REFUSED = 4,   /* reason=TEXT */
 };
 
+enum {
+        CERT_FACT_DEVICE_ID,
+        CERT_FACT_FINGERPRINT,
+        CERT_FACT_NOT_AFTER,
+        CERT_FACT_SELF_SIGNED,
+        CERT_FACT_ERRNO,
+        CERT_FACT_REASON,
+};
+/* What setup and install print on success. */
+#define CERT_FACTS_CERTIFICATE \
+        ((1u << CERT_FACT_FINGERPRINT) | (1u << CERT_FACT_NOT_AFTER) | (1u << CERT_FACT_SELF_SIGNED))
+
 typedef struct CertFacts {
-        char device_id[DEVICE_ID_LEN + 1]; /* setup only, else "" */
-        char fingerprint[80];
+        unsigned seen;                     /* 1 << CERT_FACT_* for each line read */
+        char device_id[DEVICE_ID_LEN + 1]; /* setup only */
+        char fingerprint[7 + 64 + 1];      /* "SHA256:" and 64 lowercase hex digits */
         int64_t not_after;                 /* seconds since the epoch */
         bool self_signed;
-        int error;                         /* errno=, as a negative errno; 0 if none */
-        char reason[256];                  /* reason=, or "" */
+        int error;                         /* errno=, as a negative errno */
+        char reason[256];                  /* reason=: safe text (string_is_safe()) */
 } CertFacts;
 
 /*
@@ -61,5 +75,13 @@ typedef struct CertFacts {
 int cert_tool_run(const char *path, const char *const *args, const char *input, size_t input_len,
                   uint64_t timeout_usec, char **ret_output);
 
-/* Parse the helper's key=value lines into *ret; -EBADMSG on any other line or a bad value. */
+/* Parse the helper's key=value lines into *ret; -EBADMSG on an unknown or repeated key, a bad value
+ * or a line without its newline. */
 int cert_facts_parse(const char *text, CertFacts *ret);
+
+/*
+ * The negative errno for the helper's exit status: 0, -EBADMSG (malformed), -EKEYREJECTED
+ * (refused), for a failure -ENOSPC, -ENOMEM or else -EIO (its own errno means nothing to our
+ * callers), -EPROTO for any other status.
+ */
+int cert_tool_error(int status, const CertFacts *f);

@@ -229,33 +229,27 @@ int identity_cert_tool(IdentityManager *m, const char *const *args, const char *
                        char **ret_output, CertFacts *ret_facts) {
         _cleanup_free_ char *out = NULL;
         CertFacts f = {};
-        int status;
+        int status, r;
 
         status = cert_tool_run(m->cert_tool, args, input, input_len, CERT_TOOL_TIMEOUT_USEC, &out);
         if (status < 0)
                 return log_error_errno(status, "Failed to run %s %s: %m", m->cert_tool, args[0]);
-        if (status == CERT_TOOL_MALFORMED)
-                return -EBADMSG;
-        /* Its output is facts, except a CSR on success. */
-        if ((status != CERT_TOOL_OK || ret_facts) && cert_facts_parse(out, &f) < 0)
+        /* Its output is facts, except a CSR on success; what it must print, it must have printed. */
+        if ((status != CERT_TOOL_OK || ret_facts) &&
+            (cert_facts_parse(out, &f) < 0 ||
+             (status == CERT_TOOL_OK && (f.seen & CERT_FACTS_CERTIFICATE) != CERT_FACTS_CERTIFICATE)))
                 return log_error_errno(EPROTO, "%s %s printed something unexpected (exit status %d).",
                                        m->cert_tool, args[0], status);
-        switch (status) {
-        case CERT_TOOL_OK:
-                if (ret_output)
-                        *ret_output = TAKE_PTR(out);
-                if (ret_facts)
-                        *ret_facts = f;
-                return 0;
-        case CERT_TOOL_REFUSED:
-                if (ret_facts)
-                        *ret_facts = f;
-                return -EKEYREJECTED;
-        case CERT_TOOL_FAILED:
-                return f.error < 0 ? f.error : -EIO;
-        default:
-                return log_error_errno(EPROTO, "%s %s exited with status %d.", m->cert_tool, args[0], status);
-        }
+        r = cert_tool_error(status, &f);
+        if (status == CERT_TOOL_FAILED)
+                log_error("%s %s failed: %s", m->cert_tool, args[0], f.error < 0 ? strerror(-f.error) : "no reason given");
+        else if (r == -EPROTO)
+                log_error("%s %s exited with status %d.", m->cert_tool, args[0], status);
+        if (ret_facts && (status == CERT_TOOL_OK || status == CERT_TOOL_REFUSED))
+                *ret_facts = f;
+        if (r >= 0 && ret_output)
+                *ret_output = TAKE_PTR(out);
+        return r;
 }
 
 void identity_cert_facts_apply(IdentityManager *m, const CertFacts *f) {

@@ -137,13 +137,14 @@ static void db_global_config(void) {
         (void) sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
 }
 
-/* The WAL index (-shm) could not be created, grown or mapped: on a full file system, typically. */
-static bool db_shm_failed(sqlite3 *db) {
+/* The WAL index (-shm) could not be created, grown or mapped for want of room (not for an I/O error
+ * or a lack of memory, which the fallback would hide). */
+static bool db_shm_no_room(sqlite3 *db) {
         switch (sqlite3_extended_errcode(db)) {
         case SQLITE_IOERR_SHMOPEN:
         case SQLITE_IOERR_SHMSIZE:
         case SQLITE_IOERR_SHMMAP:
-                return true;
+                return sqlite3_system_errno(db) == ENOSPC || sqlite3_system_errno(db) == EDQUOT;
         default:
                 return false;
         }
@@ -173,7 +174,7 @@ static int db_open_one(const char *path, bool *exclusive, sqlite3 **ret) {
         if (r >= 0)
                 r = db_configure(db);
         if (r < 0) {
-                bool retry = !*exclusive && db_shm_failed(db);
+                bool retry = !*exclusive && db_shm_no_room(db);
 
                 /* Closing must neither checkpoint a WAL into a bad file nor delete it: db_move_aside()
                  * keeps both for diagnosis. */

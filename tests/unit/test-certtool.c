@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "common.h"
@@ -208,28 +209,125 @@ static void test_run_limits(void **state) {
         free(big);
 }
 
+/* A certificate that cannot be read now may be the cloud's: setup fails, and replaces nothing. */
+static void test_setup_keeps_an_unreadable_certificate(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *cert = path_join(f->dir, IDENTITY_CERT_FILE);
+        struct stat st;
+        CertFacts x;
+
+        REQUIRE_SPAWN();
+        assert_int_equal(mkdir(cert, 0700), 0); /* reading it fails with EISDIR */
+        assert_int_equal(run(STRV("setup", f->dir, ID_A), NULL, &x, NULL), CERT_TOOL_FAILED);
+        assert_int_equal(x.error, -EISDIR);
+        assert_int_equal(stat(cert, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+}
+
+static size_t open_fds(void) {
+        return dir_count_entries("/proc/self/fd");
+}
+
+/* What a run leaves behind (nothing: no fd, no child), and what the child does not inherit. */
+static void test_run_hygiene(void **state) {
+        char *big, *out = NULL, *ign;
+        size_t fds;
+        sigset_t term, old;
+
+        REQUIRE_SPAWN();
+        big = malloc(1 << 20);
+        assert_non_null(big);
+        memset(big, 'x', 1 << 20);
+        fds = open_fds();
+        /* It never reads: the write end of its stdin stays full when the time is up. */
+        assert_int_equal(cert_tool_run("/bin/sleep", STRV("30"), big, 1 << 20, 200000, &out), -ETIMEDOUT);
+        assert_int_equal(open_fds(), fds);
+        /* It closes its stdout and lingers: the deadline still holds. */
+        assert_int_equal(cert_tool_run("/bin/sh", STRV("-c", "exec >&-; exec sleep 30"), NULL, 0, 200000, &out), -ETIMEDOUT);
+        assert_int_equal(open_fds(), fds);
+        assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* no child left: all reaped */
+        assert_int_equal(errno, ECHILD);
+        /* A NUL in its output. */
+        assert_int_equal(cert_tool_run("/bin/sh", STRV("-c", "printf 'a=b\\0\\n'"), NULL, 0, TIMEOUT, &out), -EBADMSG);
+        assert_null(out);
+
+        /* Our environment's secrets and our signal dispositions stay here. */
+        assert_int_equal(setenv("CREDENTIALS_DIRECTORY", "/run/credentials/x", 1), 0);
+        assert_int_equal(setenv("JOURNAL_STREAM", "8:1234", 1), 0);
+        assert_int_equal(cert_tool_run("/usr/bin/env", STRV(NULL), NULL, 0, TIMEOUT, &out), 0);
+        assert_null(strstr(out, "CREDENTIALS_DIRECTORY"));
+        assert_non_null(strstr(out, "JOURNAL_STREAM=8:1234\n"));
+        free(out);
+        out = NULL;
+        (void) unsetenv("CREDENTIALS_DIRECTORY");
+        (void) unsetenv("JOURNAL_STREAM");
+        (void) sigemptyset(&term);
+        (void) sigaddset(&term, SIGTERM);
+        assert_int_equal(sigprocmask(SIG_BLOCK, &term, &old), 0);
+        assert_int_equal(cert_tool_run("/bin/grep", STRV("-E", "^Sig(Blk|Ign)", "/proc/self/status"), NULL, 0, TIMEOUT,
+                                       &out),
+                         0);
+        assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
+        assert_non_null(strstr(out, "SigBlk:\t0000000000000000\n"));
+        /* (glibc's posix_spawn leaves its own two internal signals, 32 and 33, ignored.) */
+        ign = strstr(out, "SigIgn:\t");
+        assert_non_null(ign);
+        assert_int_equal(strtoull(ign + 8, NULL, 16) & ((1ULL << (SIGPIPE - 1)) | (1ULL << (SIGTERM - 1))), 0);
+        free(out);
+        free(big);
+}
+
+#define FP "SHA256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 static void test_facts_parse(void **state) {
         CertFacts x;
 
         assert_int_equal(cert_facts_parse("", &x), 0);
-        assert_int_equal(cert_facts_parse("device_id=" ID_A "\nfingerprint=SHA256:ab\nnot_after=-5\nself_signed=1\n", &x),
-                         0);
+        assert_int_equal(x.seen, 0u);
+        assert_int_equal(cert_facts_parse("device_id=" ID_A "\nfingerprint=" FP "\nnot_after=-5\nself_signed=1\n", &x), 0);
         assert_string_equal(x.device_id, ID_A);
-        assert_string_equal(x.fingerprint, "SHA256:ab");
+        assert_string_equal(x.fingerprint, FP);
         assert_int_equal(x.not_after, -5);
         assert_true(x.self_signed);
+        assert_int_equal(x.seen & CERT_FACTS_CERTIFICATE, CERT_FACTS_CERTIFICATE);
         assert_int_equal(cert_facts_parse("errno=2\nreason=the reason, with = in it\n", &x), 0);
         assert_int_equal(x.error, -ENOENT);
         assert_string_equal(x.reason, "the reason, with = in it");
+        assert_int_equal(x.seen & CERT_FACTS_CERTIFICATE, 0u);
 
         static const char *const bad[] = {
-                "device_id=hub-x\n",       "fingerprint=SHA256:ab",  "no equals sign\n",
-                "not_after=12x\n",         "not_after=\n",           "self_signed=2\n",
-                "errno=0\n",               "errno=-1\n",             "errno=99999\n",
-                "colour=blue\n",           "not_after=99999999999999999999\n",
+                "device_id=hub-x\n",         ("fingerprint=" FP),       "no equals sign\n",
+                "not_after=12x\n",           "not_after=\n",           "self_signed=2\n",
+                "errno=0\n",                 "errno=-1\n",             "errno=99999\n",
+                "colour=blue\n",             "not_after=99999999999999999999\n",
+                "fingerprint=SHA256:ab\n",   "fingerprint=MD5:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+                "fingerprint=SHA256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\n",
+                "not_after=1\nnot_after=2\n", "reason=a\x01b\n",       "reason=\xff\xfe\n",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 assert_int_equal(cert_facts_parse(bad[i], &x), -EBADMSG);
+}
+
+/* The helper's errno is its own business: only a full disk or no memory reaches a caller as such. */
+static void test_error_mapping(void **state) {
+        CertFacts f = {};
+
+        assert_int_equal(cert_tool_error(CERT_TOOL_OK, &f), 0);
+        assert_int_equal(cert_tool_error(CERT_TOOL_MALFORMED, &f), -EBADMSG);
+        assert_int_equal(cert_tool_error(CERT_TOOL_REFUSED, &f), -EKEYREJECTED);
+        assert_int_equal(cert_tool_error(CERT_TOOL_USAGE, &f), -EPROTO);
+        assert_int_equal(cert_tool_error(77, &f), -EPROTO);
+        assert_int_equal(cert_tool_error(CERT_TOOL_FAILED, &f), -EIO);
+        f.error = -EBADMSG; /* a damaged device.key: not the caller's malformed certificate */
+        assert_int_equal(cert_tool_error(CERT_TOOL_FAILED, &f), -EIO);
+        f.error = -EPERM;
+        assert_int_equal(cert_tool_error(CERT_TOOL_FAILED, &f), -EIO);
+        f.error = -ENOSPC;
+        assert_int_equal(cert_tool_error(CERT_TOOL_FAILED, &f), -ENOSPC);
+        f.error = -EDQUOT;
+        assert_int_equal(cert_tool_error(CERT_TOOL_FAILED, &f), -ENOSPC);
+        f.error = -ENOMEM;
+        assert_int_equal(cert_tool_error(CERT_TOOL_FAILED, &f), -ENOMEM);
 }
 
 #define FIXTURE_TEST(t) cmocka_unit_test_setup_teardown(t, fixture_setup, fixture_teardown)
@@ -242,7 +340,10 @@ int main(int argc, char *argv[]) {
                 FIXTURE_TEST(test_install),
                 FIXTURE_TEST(test_bad_arguments),
                 cmocka_unit_test(test_run_limits),
+                cmocka_unit_test(test_run_hygiene),
                 cmocka_unit_test(test_facts_parse),
+                cmocka_unit_test(test_error_mapping),
+                FIXTURE_TEST(test_setup_keeps_an_unreadable_certificate),
         };
 
         if (argc != 2) {

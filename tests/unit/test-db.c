@@ -41,7 +41,7 @@ static int fixture_setup(void **state) {
 static int fixture_teardown(void **state) {
         Fixture *f = *state;
 
-        test_vfs_shm_full = false;
+        test_vfs_shm_errno = 0;
         rm_rf_free(f->dir);
         free(f->path);
         free(f);
@@ -492,9 +492,14 @@ static void test_no_room_for_shm_opens_exclusive(void **state) {
         sqlite3_close_v2(db);
         db = NULL;
 
-        test_vfs_shm_full = true;
+        /* An index that fails for another reason (an I/O error) is an error, not a full disk. */
+        test_vfs_shm_errno = EIO;
+        assert_int_equal(db_open(f->path, migrations, ELEMENTSOF(migrations), &db, &info), -EIO);
+        assert_null(db);
+
+        test_vfs_shm_errno = ENOSPC;
         assert_int_equal(db_open(f->path, migrations, ELEMENTSOF(migrations), &db, &info), 0);
-        test_vfs_shm_full = false;
+        test_vfs_shm_errno = 0;
         assert_true(info.exclusive);
         assert_false(info.rebuilt);
         mode = query_text(db, "PRAGMA locking_mode");

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <assert.h>
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 
 #include "test-vfs.h"
 
 unsigned test_vfs_syncs;
-bool test_vfs_shm_full;
+int test_vfs_shm_errno;
 
 static sqlite3_vfs *real_vfs;
 
@@ -30,8 +31,9 @@ static int s_fcntl(sqlite3_file *f, int op, void *a) { return REAL(f)->pMethods-
 static int s_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
 static int s_dev(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
 static int s_shmmap(sqlite3_file *f, int i, int sz, int ext, void volatile **p) {
-        if (test_vfs_shm_full) {
+        if (test_vfs_shm_errno) {
                 *p = NULL;
+                errno = test_vfs_shm_errno; /* what sqlite3_system_errno() reports, as the unix VFS's */
                 return SQLITE_IOERR_SHMSIZE;
         }
         return REAL(f)->pMethods->xShmMap(REAL(f), i, sz, ext, p);

@@ -7,10 +7,10 @@
  * a full file system does (a -shm file that cannot grow: SQLITE_IOERR_SHMSIZE).
  */
 
-#include <stdbool.h>
 
 extern unsigned test_vfs_syncs;
-extern bool test_vfs_shm_full;
+/* Not 0: every xShmMap fails with SQLITE_IOERR_SHMSIZE and this errno (ENOSPC: a full disk). */
+extern int test_vfs_shm_errno;
 
 /* Register once, before the first database is opened; aborts on failure. */
 void test_vfs_register(void);
