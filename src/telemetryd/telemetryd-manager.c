@@ -102,10 +102,19 @@ void telemetry_resend_from_oldest(TelemetryManager *m) {
  * behind the send cursor, so sending starts from the oldest again (the cloud drops the duplicates
  * by message id) and each is removed on its new PUBACK.
  */
+/*
+ * A full disk lasts: every retry (the device broker sends the unacknowledged messages again once a
+ * second or so) fails the same way. The first failure of an incident is an error in the journal;
+ * the retries, and the device link's reconnections they cause, are debug messages until a commit
+ * succeeds ("Outbox commits succeed again."). LastError and State tell it all along.
+ */
 static void storage_failed(TelemetryManager *m, const char *what, int error) {
-        log_struct_errno(LOG_ERR, error, NULL, STRV("HUBGUARD_OUTBOX=commit"),
+        bool again = m->storage_error[0] != '\0';
+
+        log_struct_errno(again ? LOG_DEBUG : LOG_ERR, error, NULL, STRV("HUBGUARD_OUTBOX=commit"),
                          "Outbox %s failed, the messages received since the last commit are not acknowledged: %m",
                          what);
+        m->device.quiet = again;
         (void) snprintf(m->storage_error, sizeof m->storage_error, "cannot store messages: %s", strerror(-error));
         telemetry_resend_from_oldest(m);
         if (m->device_enabled)
@@ -125,6 +134,7 @@ int telemetry_commit(TelemetryManager *m) {
                 if (m->storage_error[0]) {
                         log_notice("Outbox commits succeed again.");
                         m->storage_error[0] = '\0';
+                        m->device.quiet = false;
                         telemetry_update_state(m);
                 }
                 /* Only now may the device broker hear that its messages arrived (the PUBACKs were held). */

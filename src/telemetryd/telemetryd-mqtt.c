@@ -90,7 +90,7 @@ static void link_down(MqttClient *c, const char *reason) {
         delay = backoff_next(&c->backoff);
         if (reason)
                 set_error(c, reason, c->tls_error);
-        log_full(was_connected ? LOG_WARNING : LOG_INFO, "%s %s:%u: %s; next attempt in %.1f s.", c->cfg.name,
+        log_full(c->quiet ? LOG_DEBUG : was_connected ? LOG_WARNING : LOG_INFO, "%s %s:%u: %s; next attempt in %.1f s.", c->cfg.name,
                  c->cfg.host, c->cfg.port, c->last_error, (double) delay / 1e6);
         if (c->ops->disconnected)
                 c->ops->disconnected(c, c->userdata, c->last_error);
@@ -113,7 +113,7 @@ static void on_connect(struct mosquitto *mosq, void *userdata, int rc, int flags
         c->connected = true;
         c->last_error[0] = c->tls_error[0] = '\0';
         backoff_reset(&c->backoff);
-        log_info("%s %s:%u: connected.", c->cfg.name, c->cfg.host, c->cfg.port);
+        log_full(c->quiet ? LOG_DEBUG : LOG_INFO, "%s %s:%u: connected.", c->cfg.name, c->cfg.host, c->cfg.port);
         if (c->ops->connected)
                 c->ops->connected(c, c->userdata);
 }

@@ -71,6 +71,7 @@ struct MqttClient {
         bool connected;
         bool aborted;                /* mqtt_client_abort(): nothing more is written on this connection */
         bool stopping;
+        bool quiet;                     /* the owner knows why it keeps failing: link changes logged at debug level */
         unsigned in_loop;               /* inside mosquitto_loop_*(), i.e. maybe inside a callback */
         unsigned attempts;              /* connection attempts made */
         char last_error[256];           /* the latest reason the link went down, "" if none */

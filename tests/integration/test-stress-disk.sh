@@ -159,6 +159,14 @@ it_is "all 2,600 published while the disk was full reached the cloud too" 2600 "
 it_is "... and none was counted as dropped for want of outbox room" 0 \
         "$(tprop DroppedMessages | grep -o '"full" [0-9]*' | awk '{ print $2 }')"
 it_is "LastError is clear again" '""' "$(tprop LastError)"
+# One incident is told once per start of the daemon, not at every retry of the device link (about
+# one a second): hub-telemetryd ran twice on the full disk. Debug messages are not in this log.
+tlog=$HUBGUARD_LOG_DIR/hub-telemetryd.log
+n=$(grep -Ec 'Outbox (commit|insert) failed' "$tlog")
+it_ok "the failed commit is in the journal once per start during the incident (${n}x)" test "$n" -ge 1 -a "$n" -le 2
+n=$(grep -c 'Device broker .*the outbox cannot store messages' "$tlog")
+it_ok "... and so is the device link it drops (${n}x)" test "$n" -ge 1 -a "$n" -le 2
+it_ok "... and the end of the incident" grep -q 'Outbox commits succeed again' "$tlog"
 kill "$sub" 2>/dev/null
 
 it_is "the old password still works (the change was not half-stored)" ok "$(verify "$password")"
