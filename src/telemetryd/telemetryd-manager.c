@@ -101,8 +101,7 @@ void telemetry_resend_from_oldest(TelemetryManager *m) {
  * Removals of acknowledged messages may have been rolled back too: their rows are still there,
  * behind the send cursor, so sending starts from the oldest again (the cloud drops the duplicates
  * by message id) and each is removed on its new PUBACK.
- */
-/*
+ *
  * A full disk lasts: every retry (the device broker sends the unacknowledged messages again once a
  * second or so) fails the same way. The first failure of an incident is an error in the journal;
  * the retries, and the device link's reconnections they cause, are debug messages until a commit
