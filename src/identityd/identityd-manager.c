@@ -252,10 +252,14 @@ int identity_cert_tool(IdentityManager *m, const char *const *args, const char *
         return r;
 }
 
-void identity_cert_facts_apply(IdentityManager *m, const CertFacts *f) {
+static void cert_facts_store(IdentityManager *m, const CertFacts *f) {
         (void) snprintf(m->fingerprint, sizeof m->fingerprint, "%s", f->fingerprint);
         m->cert_not_after = f->not_after;
         m->cert_self_signed = f->self_signed;
+}
+
+void identity_cert_facts_apply(IdentityManager *m, const CertFacts *f) {
+        cert_facts_store(m, f);
         (void) sd_bus_emit_properties_changed(m->daemon->bus, HUB_BUS_PATH_IDENTITY, HUB_BUS_IFACE_IDENTITY,
                                               "CertificateNotAfterUSec", "CertificateSelfSigned", NULL);
 }
@@ -311,9 +315,7 @@ static int setup_device_identity(IdentityManager *m) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to store the device id: %m");
         }
-        (void) snprintf(m->fingerprint, sizeof m->fingerprint, "%s", f.fingerprint);
-        m->cert_not_after = f.not_after;
-        m->cert_self_signed = f.self_signed;
+        cert_facts_store(m, &f);
         return 0;
 }
 
